@@ -1,0 +1,90 @@
+"""The pipeline flow: ingest → validate → split → rebalance train → report → publish.
+
+It only composes tasks; the work is in `tasks/` and `validations/`.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+from prefect import flow, get_run_logger, runtime, task
+from prefect.cache_policies import NO_CACHE
+
+from rebalance.config import RunConfig
+from tasks import steps
+from tasks.class_weights import class_weights
+from tasks.manifest import build_manifest, utc_now
+from tasks.run_folder import (
+    RunFolder,
+    discard_run_folder,
+    new_run_id,
+    open_run_folder,
+    publish_run_folder,
+)
+from tasks.split import class_counts
+
+
+@task(name="publish", cache_policy=NO_CACHE, retry_condition_fn=steps.retry_unless_user_error)
+def publish(folder: RunFolder) -> str:
+    """Rename the complete run folder into place and move `latest` to it."""
+    return str(publish_run_folder(folder))
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str):
+    started = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - started
+
+
+@flow(name="rebalance-dataset", flow_run_name="{config.name}")
+def rebalance_dataset(config: RunConfig) -> str:
+    """Validate, split and rebalance one dataset; returns the published run folder."""
+    logger = get_run_logger()
+    timings: dict[str, float] = {}
+    started_at = utc_now()
+    with _timed(timings, "check-config"):
+        steps.with_policy(steps.check_config, config)(config)
+    folder = open_run_folder(config.dataset_dir, run_id=new_run_id())
+    logger.info("run %s writes into %s", folder.run_id, folder.temp)
+    try:
+        with _timed(timings, "ingest"):
+            ingested = steps.with_policy(steps.ingest, config)(config)
+        with _timed(timings, "validate"):
+            checked = steps.with_policy(steps.validate, config)(ingested, config, folder.temp)
+        with _timed(timings, "split"):
+            splits = steps.with_policy(steps.split, config)(
+                checked.frame, ingested.columns, config, folder.temp
+            )
+        weights = class_weights(
+            class_counts(splits.train[ingested.columns.label]), beta=config.class_weights.beta
+        )
+        with _timed(timings, "rebalance"):
+            resampled = steps.with_policy(steps.rebalance, config)(
+                splits.train, ingested.columns, config, folder.temp
+            )
+        manifest = build_manifest(
+            config=config,
+            run_id=folder.run_id,
+            started_at=started_at,
+            ingested=ingested,
+            checked=checked,
+            splits=splits,
+            resampled=resampled,
+            weights=weights,
+            timings=timings,
+            flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
+        )
+        steps.with_policy(steps.report, config)(manifest, folder.temp)
+        final = steps.with_policy(publish, config)(folder)
+    except BaseException:
+        discard_run_folder(folder)
+        raise
+    logger.info(
+        "published %s: train %s → %s",
+        final,
+        manifest["counts"]["before"]["train"],
+        manifest["counts"]["after"]["train"],
+    )
+    return final

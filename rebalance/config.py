@@ -1,0 +1,196 @@
+"""The run config: one frozen pydantic model, read from YAML, also the flow's parameter type.
+
+Every section forbids unknown keys, so a typo (`rebalance.samplr`) is an error that names the key
+instead of a setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rebalance.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValidationConfig(_Section):
+    """What to do with bad rows found before splitting."""
+
+    null_policy: Literal["fail", "drop"] = Field(
+        "fail",
+        description="`fail` stops the run and names each column with nulls; `drop` removes rows "
+        "with a null (or NaN) in a used column and counts them in the report.",
+    )
+
+
+class SplitConfig(_Section):
+    """The stratified train/val/test split."""
+
+    fractions: dict[Literal["train", "val", "test"], float] = Field(
+        default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},
+        description="Share of rows per split; all three splits, each above 0, summing to 1.",
+    )
+    seed: int = Field(42, description="Seed of the split (and of the sampler's random_state).")
+    group_column: str | None = Field(
+        None, description="Rows sharing a value of this column land in one split."
+    )
+    keep_duplicates_together: bool = Field(
+        True,
+        description="Rows with identical feature values land in one split, so no sample leaks "
+        "from train into val/test under another id.",
+    )
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions_cover_splits(cls, fractions: dict[str, float]) -> dict[str, float]:
+        missing = [name for name in SPLITS if name not in fractions]
+        if missing:
+            msg = f"split.fractions needs train, val and test; missing {', '.join(missing)}"
+            raise ValueError(msg)
+        if any(not 0 < value < 1 for value in fractions.values()):
+            msg = f"split.fractions must each be between 0 and 1, got {dict(fractions)}"
+            raise ValueError(msg)
+        total = sum(fractions.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            msg = f"split.fractions must sum to 1, got {total:g} from {dict(fractions)}"
+            raise ValueError(msg)
+        return {name: fractions[name] for name in SPLITS}
+
+
+class RebalanceConfig(_Section):
+    """How the training split is rebalanced."""
+
+    sampler: str = Field(
+        "SMOTE",
+        description="An imbalanced-learn sampler class name (SMOTE, RandomOverSampler, "
+        "TomekLinks, SMOTEENN, ...) or `none`. SMOTE on categorical columns runs SMOTENC "
+        "or SMOTEN.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments for the sampler, in imbalanced-learn's own names "
+        "(sampling_strategy, k_neighbors, ...). random_state comes from split.seed.",
+    )
+
+
+class ClassWeightsConfig(_Section):
+    """Class weights computed from the training split before resampling."""
+
+    beta: float = Field(
+        0.999, ge=0, lt=1, description="Beta of the effective-number weights (Cui et al. 2019)."
+    )
+
+
+class RunConfig(_Section):
+    """One dataset's pipeline run: where the data is, how to check, split and rebalance it."""
+
+    name: str = Field(
+        ...,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Dataset name: the output folder and the Prefect artifact key.",
+    )
+    modality: Literal["tabular"] = Field("tabular", description="Kind of data in `source`.")
+    source: Path = Field(
+        ..., description="CSV, Parquet, NDJSON/JSONL or Arrow IPC file with the data."
+    )
+    label: str = Field(..., description="Label column.")
+    id_column: str | None = Field(
+        None, description="Row id column: kept in the outputs, never used as a feature."
+    )
+    features: list[str] | None = Field(
+        None, description="Feature columns to keep; all other columns when left empty."
+    )
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+    class_weights: ClassWeightsConfig = Field(default_factory=ClassWeightsConfig)
+    retries: int = Field(2, ge=0, description="Retries of each step after a transient failure.")
+    retry_delay_seconds: float = Field(2.0, ge=0, description="Delay before each retry.")
+    output: Path = Field(Path("outputs"), description="Root folder of all run folders.")
+
+    @property
+    def dataset_dir(self) -> Path:
+        """`<output>/<name>`: holds one folder per run and the `latest` link."""
+        return self.output / self.name
+
+
+def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a YAML config, apply `key.path=value` overrides and validate it.
+
+    Relative paths (`source`, `output`) resolve against the config file's folder, so a
+    config works the same from any working directory (a Prefect worker's included).
+
+    Raises:
+        ConfigError: the file is missing or not YAML, an override is malformed, or the
+            config does not validate; the message names the file and the key.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"config file not found: {path}; pass the path of a YAML config"
+        raise ConfigError(msg) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        msg = f"{path} is not valid YAML ({first_line}); fix the syntax"
+        raise ConfigError(msg) from None
+    if not isinstance(raw, dict):
+        msg = f"{path} must hold a mapping of keys (name, source, label, ...)"
+        raise ConfigError(msg)
+    for override in overrides:
+        _apply_override(raw, override)
+    base = path.resolve().parent
+    for key in ("source", "output"):
+        if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
+            raw[key] = os.path.normpath(base / raw[key])
+    return parse_config(raw, origin=str(path))
+
+
+def parse_config(raw: dict[str, Any], /, *, origin: str = "config") -> RunConfig:
+    """Validate a config mapping; errors become one ConfigError line naming each key."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line: `key: problem; key: problem`."""
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "config"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{key}' (remove it or check its spelling)")
+        elif error["type"] == "missing":
+            problems.append(f"missing key '{key}'")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"'{key}': {message}")
+    return "; ".join(problems)
+
+
+def _apply_override(raw: dict[str, Any], override: str) -> None:
+    key_path, sep, text = override.partition("=")
+    if not sep or not key_path.strip():
+        msg = f"--set {override!r} must look like key.path=value (e.g. split.seed=7)"
+        raise ConfigError(msg)
+    *parents, leaf = key_path.strip().split(".")
+    node = raw
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            msg = f"--set {override!r}: '{part}' is not a section of the config"
+            raise ConfigError(msg)
+        node = child
+    # YAML parsing gives `--set split.seed=7` an int and `--set features=[a, b]` a list.
+    node[leaf] = yaml.safe_load(text) if text.strip() else None

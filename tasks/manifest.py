@@ -1,0 +1,135 @@
+"""manifest.json: what a run read, did and wrote, for training jobs and for people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tasks.ingest import file_sha256
+
+MANIFEST_FILE = "manifest.json"
+VERSIONED_PACKAGES = (
+    "rebalance",
+    "prefect",
+    "polars",
+    "imbalanced-learn",
+    "scikit-learn",
+    "numpy",
+    "great-expectations",
+    "pyarrow",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries whose behaviour shapes the outputs."""
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def counts_by_name(counts: Mapping[object, int], /) -> dict[str, int]:
+    """Class counts with string keys (JSON object keys are strings)."""
+    return {str(name): int(count) for name, count in counts.items()}
+
+
+def file_hashes(run_dir: Path, /) -> dict[str, str]:
+    """sha256 of every file under the run folder, by relative POSIX path, sorted."""
+    return {
+        path.relative_to(run_dir).as_posix(): file_sha256(path)
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE and not path.name.startswith(".")
+    }
+
+
+def write_manifest(manifest: Mapping[str, Any], run_dir: Path, /) -> Path:
+    """Write manifest.json with the hashes of every other file in the run folder."""
+    complete = {**manifest, "files": file_hashes(run_dir)}
+    path = run_dir / MANIFEST_FILE
+    path.write_text(json.dumps(complete, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC timestamp to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def build_manifest(
+    *,
+    config: Any,
+    run_id: str,
+    started_at: str,
+    ingested: Any,
+    checked: Any,
+    splits: Any,
+    resampled: Any,
+    weights: dict[str, Any],
+    timings: dict[str, float],
+    flow_run_id: str | None,
+) -> dict[str, Any]:
+    """Everything a training job or a person needs to trust the run (files are added on write)."""
+    from tasks.split import class_counts
+
+    frames = splits.frames()
+    label = ingested.columns.label
+    return {
+        "run_id": run_id,
+        "name": config.name,
+        "modality": config.modality,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "config": config.model_dump(mode="json"),
+        "source": {"path": str(config.source), "sha256": ingested.source_sha256},
+        "rows": {
+            "read": ingested.rows_read,
+            "dropped": checked.rows_dropped,
+            **{name: frame.height for name, frame in frames.items()},
+            "train_after": resampled.frame.height,
+            "synthetic": int(resampled.frame["is_synthetic"].sum()),
+        },
+        "columns": {
+            "label": label,
+            "id_column": ingested.columns.id_column,
+            "group_column": ingested.columns.group_column,
+            "features": list(ingested.columns.features),
+            "categorical": resampled.categorical,
+        },
+        "validation": {
+            "null_counts": checked.null_counts,
+            "null_policy": config.validation.null_policy,
+            "result": "validation/result.json",
+            "data_docs": "validation/data_docs/index.html",
+        },
+        "split": {
+            "fractions": config.split.fractions,
+            "seed": config.split.seed,
+            "rows_kept_together": splits.grouped_rows,
+            "groups_kept_together": splits.groups,
+        },
+        "counts": {
+            "before": {
+                name: counts_by_name(class_counts(frame[label])) for name, frame in frames.items()
+            },
+            "after": {"train": counts_by_name(class_counts(resampled.frame[label]))},
+        },
+        "rebalance": {
+            "requested": resampled.requested,
+            "sampler": resampled.sampler,
+            "params": resampled.params,
+            "random_state": config.split.seed,
+        },
+        "class_weights": weights,
+        "notes": list(resampled.notes),
+        "versions": library_versions(),
+        "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
+        "prefect": {"flow_run_id": flow_run_id},
+    }

@@ -1,0 +1,144 @@
+"""imbalanced-learn samplers looked up by their class names, with params checked up front."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+from rebalance.errors import ConfigError, SamplerError
+
+NO_SAMPLER = "none"
+# imblearn's public sampler modules; `ensemble` holds classifiers, not samplers.
+SAMPLER_MODULES = ("imblearn.over_sampling", "imblearn.under_sampling", "imblearn.combine")
+# Samplers that look for the k nearest neighbours of each sample within its own class, and
+# the name of that parameter: a class needs more than k training rows.
+WITHIN_CLASS_NEIGHBOURS = {
+    "SMOTE": "k_neighbors",
+    "SMOTENC": "k_neighbors",
+    "SMOTEN": "k_neighbors",
+    "BorderlineSMOTE": "k_neighbors",
+    "SVMSMOTE": "k_neighbors",
+    "ADASYN": "n_neighbors",
+}
+# Samplers that generate new feature values and therefore need numeric features.
+NUMERIC_ONLY = {
+    "SMOTE", "ADASYN", "BorderlineSMOTE", "SVMSMOTE", "KMeansSMOTE", "ClusterCentroids",
+    "SMOTEENN", "SMOTETomek",
+}  # fmt: skip
+# Samplers that work on any values, strings included (they copy or drop rows).
+ANY_VALUES = {"RandomOverSampler", "RandomUnderSampler", "SMOTEN", "SMOTENC"}
+
+
+def sampler_names() -> list[str]:
+    """Every sampler class name imbalanced-learn exports, sorted."""
+    names: set[str] = set()
+    for module_name in SAMPLER_MODULES:
+        names.update(importlib.import_module(module_name).__all__)
+    return sorted(names)
+
+
+def sampler_class(name: str, /) -> type:
+    """The imbalanced-learn class called `name` (case-insensitive).
+
+    Raises:
+        ConfigError: no sampler has that name; the message suggests the closest ones.
+    """
+    names = sampler_names()
+    by_lower = {candidate.lower(): candidate for candidate in names}
+    canonical = by_lower.get(name.lower())
+    if canonical is None:
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        msg = (
+            f"unknown sampler '{name}' in rebalance.sampler; {hint}choose an imbalanced-learn "
+            f"sampler ({', '.join(names)}) or '{NO_SAMPLER}'"
+        )
+        raise ConfigError(msg)
+    for module_name in SAMPLER_MODULES:
+        module = importlib.import_module(module_name)
+        if canonical in module.__all__:
+            return getattr(module, canonical)
+    raise AssertionError(canonical)  # unreachable: names come from the same modules
+
+
+def build_sampler(name: str, params: dict[str, Any], /, *, seed: int) -> Any:
+    """Instantiate a sampler from its name and params, checking the params as imblearn does.
+
+    The run's seed is passed as `random_state` to samplers that take one.
+
+    Raises:
+        ConfigError: unknown sampler, unknown parameter, a value imblearn rejects, or a
+            `random_state` in params (the seed comes from `split.seed`).
+    """
+    cls = sampler_class(name)
+    accepted = set(cls._get_param_names())
+    if "random_state" in params:
+        msg = (
+            "rebalance.params.random_state is set from the run's seed; remove it and set "
+            "split.seed instead"
+        )
+        raise ConfigError(msg)
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        msg = (
+            f"rebalance.params: {cls.__name__} has no parameter '{unknown[0]}'{hint}; "
+            f"its parameters are {', '.join(sorted(accepted - {'random_state'}))}"
+        )
+        raise ConfigError(msg)
+    seeded = {"random_state": seed} if "random_state" in accepted else {}
+    sampler = cls(**params, **seeded)
+    try:
+        sampler._validate_params()  # sklearn's own check, run now instead of mid-pipeline
+    except ValueError as exc:
+        msg = f"rebalance.params: {exc} Fix it in the config"
+        raise ConfigError(msg) from None
+    return sampler
+
+
+def check_sampler_config(name: str, params: dict[str, Any], /, *, seed: int) -> str | None:
+    """Check a sampler name and params before any work; returns the canonical name or None."""
+    if name.lower() == NO_SAMPLER:
+        if params:
+            msg = f"rebalance.params is set but rebalance.sampler is '{NO_SAMPLER}'; remove one"
+            raise ConfigError(msg)
+        return None
+    return type(build_sampler(name, params, seed=seed)).__name__
+
+
+def lower_neighbours(sampler: Any, *, smallest: int, smallest_class: object) -> str | None:
+    """Lower k of a within-class k-NN sampler so the smallest resampled class allows it.
+
+    Returns a note for the log and report when k changed.
+
+    Raises:
+        SamplerError: the smallest class has a single training row.
+    """
+    name = type(sampler).__name__
+    param = WITHIN_CLASS_NEIGHBOURS.get(name)
+    if param is None:
+        return None
+    k = sampler.get_params()[param]
+    if not isinstance(k, int) or smallest > k:
+        return None
+    if smallest <= 1:
+        msg = (
+            f"class {smallest_class!r} has a single training row, and {name} needs at least "
+            "2 rows of a class to interpolate between; use rebalance.sampler: "
+            "RandomOverSampler or add rows to that class"
+        )
+        raise SamplerError(msg)
+    sampler.set_params(**{param: smallest - 1})
+    return (
+        f"{name}: {param} lowered from {k} to {smallest - 1} because class "
+        f"{smallest_class!r} has only {smallest} training rows"
+    )
+
+
+def raise_sampler_failure(name: str, exc: Exception) -> None:
+    """Re-raise an error from imblearn's fit_resample as one actionable line."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    msg = f"sampler {name} failed on the training split: {reason}; check rebalance.params"
+    raise SamplerError(msg) from exc

@@ -1,0 +1,1 @@
+"""Great Expectations checks. The only place where polars frames become pandas frames."""
