@@ -91,28 +91,18 @@ class ClassWeightsConfig(_Section):
     )
 
 
-class RunConfig(_Section):
-    """One dataset's pipeline run: where the data is, how to check, split and rebalance it."""
+class CommonConfig(_Section):
+    """What every modality's run has: a name, a source, a label, the split and the output."""
 
     name: str = Field(
         ...,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Dataset name: the output folder and the Prefect artifact key.",
     )
-    modality: Literal["tabular"] = Field("tabular", description="Kind of data in `source`.")
-    source: Path = Field(
-        ..., description="CSV, Parquet, NDJSON/JSONL or Arrow IPC file with the data."
-    )
+    source: Path = Field(..., description="The data: a file, or a folder for images.")
     label: str = Field(..., description="Label column.")
-    id_column: str | None = Field(
-        None, description="Row id column: kept in the outputs, never used as a feature."
-    )
-    features: list[str] | None = Field(
-        None, description="Feature columns to keep; all other columns when left empty."
-    )
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
-    rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
     class_weights: ClassWeightsConfig = Field(default_factory=ClassWeightsConfig)
     retries: int = Field(2, ge=0, description="Retries of each step after a transient failure.")
     retry_delay_seconds: float = Field(2.0, ge=0, description="Delay before each retry.")
@@ -122,6 +112,26 @@ class RunConfig(_Section):
     def dataset_dir(self) -> Path:
         """`<output>/<name>`: holds one folder per run and the `latest` link."""
         return self.output / self.name
+
+
+class TabularConfig(CommonConfig):
+    """One table's run: where the data is, how to check, split and rebalance it."""
+
+    modality: Literal["tabular"] = Field("tabular", description="Kind of data in `source`.")
+    source: Path = Field(
+        ..., description="CSV, Parquet, NDJSON/JSONL or Arrow IPC file with the data."
+    )
+    id_column: str | None = Field(
+        None, description="Row id column: kept in the outputs, never used as a feature."
+    )
+    features: list[str] | None = Field(
+        None, description="Feature columns to keep; all other columns when left empty."
+    )
+    rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+
+
+# The flow's parameter type. Image and text configs join this as a union on `modality`.
+RunConfig = TabularConfig
 
 
 def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:

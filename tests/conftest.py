@@ -1,0 +1,26 @@
+"""Shared fixtures. Prefect state goes to a temporary PREFECT_HOME, set before Prefect loads."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="rebalance-tests-prefect-")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import pytest  # noqa: E402
+
+# A fresh database needs ~25 s of migrations on a 2-core machine; Prefect's default is 30 s.
+SERVER_STARTUP_TIMEOUT = 180
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server (temporary SQLite database) for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT):
+        yield
