@@ -11,7 +11,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 # A fresh database needs ~25 s of migrations on a 2-core machine; Prefect's default is 30 s.
 SERVER_STARTUP_TIMEOUT = 180

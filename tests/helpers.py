@@ -1,0 +1,56 @@
+"""Tiny data builders shared by tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+
+
+def loans_frame(rows: int = 300, *, seed: int = 0, minority: float = 0.12) -> pl.DataFrame:
+    """A mixed numeric/categorical table with a ~12% minority and real-world label spaces."""
+    rng = np.random.default_rng(seed)
+    approved = rng.random(rows) < minority
+    return pl.DataFrame(
+        {
+            "loan_id": [f"L{index:05d}" for index in range(rows)],
+            "income": np.round(rng.lognormal(8, 0.5, rows) + approved * 900, 2),
+            "amount": rng.integers(20, 600, rows),
+            "term": rng.choice([180, 360], rows).astype(np.int32),
+            "education": rng.choice(["Graduate", "Not Graduate"], rows),
+            "area": rng.choice(["Urban", "Rural", "Semiurban"], rows),
+            "status": np.where(approved, " Approved", "Rejected "),
+        }
+    )
+
+
+def numeric_frame(rows: int = 400, *, seed: int = 0) -> pl.DataFrame:
+    """Three classes (70/20/10%), numeric features only."""
+    rng = np.random.default_rng(seed)
+    label = rng.choice([0, 1, 2], rows, p=[0.7, 0.2, 0.1])
+    return pl.DataFrame(
+        {
+            "a": rng.normal(size=rows) + label,
+            "b": rng.normal(size=rows) - label,
+            "c": rng.integers(0, 100, rows),
+            "y": label,
+        }
+    )
+
+
+def write_config(folder: Path, source: Path | str, **overrides) -> Path:
+    """A config YAML in `folder` for `source`, outputs under `folder/out`."""
+    config = {
+        "name": "t",
+        "source": str(source),
+        "label": "status",
+        "id_column": "loan_id",
+        "output": str(folder / "out"),
+        "retries": 0,
+    }
+    config.update(overrides)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -1,0 +1,207 @@
+"""The whole flow on small tables, under one session-wide Prefect test server."""
+
+import hashlib
+import json
+import os
+
+import polars as pl
+import pytest
+
+from rebalance.cli import main
+from rebalance.config import load_config
+from tests.helpers import loans_frame, write_config
+
+pytestmark = pytest.mark.flow
+
+
+@pytest.fixture(scope="module")
+def loans_run(prefect_harness, tmp_path_factory):
+    """One SMOTE run on a mixed table with stray label spaces and a null to drop."""
+    from flows.rebalance_flow import rebalance_dataset
+
+    folder = tmp_path_factory.mktemp("loans")
+    frame = loans_frame(400).with_columns(
+        pl.when(pl.int_range(pl.len()) == 7).then(None).otherwise(pl.col("income")).alias("income")
+    )
+    frame.write_csv(folder / "loans.csv")
+    config = load_config(
+        write_config(folder, "loans.csv", validation={"null_policy": "drop"}, retries=1)
+    )
+    run_dir = rebalance_dataset(config)
+    return frame, config, os.fspath(run_dir)
+
+
+def _read(run_dir, name):
+    return pl.read_parquet(os.path.join(run_dir, f"{name}.parquet"))
+
+
+def test_val_and_test_are_untouched_originals(loans_run):
+    frame, _, run_dir = loans_run
+    originals = frame.with_columns(pl.col("status").str.strip_chars())
+
+    for name in ("val", "test"):
+        part = _read(run_dir, name)
+        assert "is_synthetic" not in part.columns
+        assert part.join(originals, on=part.columns, how="anti").height == 0
+
+
+def test_train_originals_plus_val_plus_test_are_the_input_minus_dropped_rows(loans_run):
+    frame, _, run_dir = loans_run
+    expected = frame.with_columns(pl.col("status").str.strip_chars()).drop_nulls()
+    train = _read(run_dir, "train")
+    originals = train.filter(~pl.col("is_synthetic")).drop("is_synthetic")
+
+    rebuilt = pl.concat([originals, _read(run_dir, "val"), _read(run_dir, "test")])
+
+    assert rebuilt.sort("loan_id").equals(expected.sort("loan_id"))
+    manifest = json.loads(open(os.path.join(run_dir, "manifest.json")).read())
+    assert manifest["rows"]["dropped"] == 1
+    assert manifest["rows"]["read"] == 400
+
+
+def test_smote_auto_balances_train_and_keeps_seen_categories(loans_run):
+    _, _, run_dir = loans_run
+    train = _read(run_dir, "train")
+    originals = train.filter(~pl.col("is_synthetic"))
+
+    counts = train["status"].value_counts()["count"].to_list()
+    assert counts[0] == counts[1]
+    for column in ("education", "area"):
+        assert set(train[column]) <= set(originals[column])
+
+
+def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
+    _, _, run_dir = loans_run
+    manifest = json.loads(open(os.path.join(run_dir, "manifest.json")).read())
+
+    assert set(manifest["counts"]["before"]) == {"train", "val", "test"}
+    assert (
+        manifest["counts"]["after"]["train"]["Approved"]
+        == manifest["counts"]["after"]["train"]["Rejected"]
+    )
+    assert manifest["rebalance"]["sampler"] == "SMOTENC"
+    assert set(manifest["class_weights"]) >= {"balanced", "effective_number", "classes"}
+    assert {"ingest", "validate", "split", "rebalance"} <= set(manifest["timings_seconds"])
+    for relative, digest in manifest["files"].items():
+        data = open(os.path.join(run_dir, relative), "rb").read()
+        assert hashlib.sha256(data).hexdigest() == digest
+    assert {"train.parquet", "val.parquet", "test.parquet", "report.md", "balance.png"} <= set(
+        manifest["files"]
+    )
+    assert "validation/result.json" in manifest["files"]
+    assert "validation/data_docs/index.html" in manifest["files"]
+
+
+def test_latest_points_at_the_run(loans_run):
+    _, config, run_dir = loans_run
+
+    assert os.path.realpath(config.dataset_dir / "latest") == os.path.realpath(run_dir)
+
+
+def test_same_seed_gives_byte_identical_outputs(loans_run):
+    from flows.rebalance_flow import rebalance_dataset
+
+    _, config, run_dir = loans_run
+    again = rebalance_dataset(config)
+
+    first = json.loads(open(os.path.join(run_dir, "manifest.json")).read())["files"]
+    second = json.loads(open(os.path.join(again, "manifest.json")).read())["files"]
+    for name in ("train.parquet", "val.parquet", "test.parquet", "balance.png"):
+        assert first[name] == second[name], name
+
+
+BAD_INPUTS = [
+    ("missing file", lambda folder: None, {}, "source file not found"),
+    ("empty file", lambda folder: (folder / "d.csv").write_bytes(b""), {}, "is empty"),
+    (
+        "missing label",
+        lambda folder: loans_frame(50).write_csv(folder / "d.csv"),
+        {"label": "Status"},
+        "label column 'Status' is not in",
+    ),
+    (
+        "one class",
+        lambda folder: loans_frame(50, minority=0).write_csv(folder / "d.csv"),
+        {},
+        "has a single class",
+    ),
+    (
+        "nulls under fail",
+        lambda folder: (
+            loans_frame(50)
+            .with_columns(
+                pl.when(pl.col("amount") > 300).then(None).otherwise("area").alias("area")
+            )
+            .write_csv(folder / "d.csv")
+        ),
+        {},
+        r"null values in 'area' \(\d+\).*null_policy: drop",
+    ),
+    (
+        "class too small",
+        lambda folder: (
+            loans_frame(50)
+            .with_columns(
+                pl.when(pl.int_range(pl.len()) < 2)
+                .then(pl.lit("Rare"))
+                .otherwise("status")
+                .alias("status")
+            )
+            .write_csv(folder / "d.csv")
+        ),
+        {},
+        r"class 'Rare' \(2 rows\).*too small",
+    ),
+    (
+        "unknown sampler",
+        lambda folder: loans_frame(50).write_csv(folder / "d.csv"),
+        {"rebalance": {"sampler": "SMOOTE"}},
+        "unknown sampler 'SMOOTE'",
+    ),
+    (
+        "bad sampler params",
+        lambda folder: loans_frame(50).write_csv(folder / "d.csv"),
+        {"rebalance": {"sampler": "SMOTE", "params": {"k_neighbors": 0}}},
+        "'k_neighbors' parameter of SMOTE",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("setup", "overrides", "expected"),
+    [case[1:] for case in BAD_INPUTS],
+    ids=[case[0] for case in BAD_INPUTS],
+)
+def test_bad_input_gets_one_clear_line_and_leaves_no_run_folder(
+    prefect_harness, tmp_path, capsys, setup, overrides, expected
+):
+    import re
+
+    setup(tmp_path)
+    config_path = write_config(tmp_path, "d.csv", **overrides)
+
+    status = main(["run", str(config_path)])
+
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert re.search(expected, stderr[-1]), stderr[-1]
+    assert stderr[-1].startswith("rebalance: ")
+    assert not any(line.startswith("Traceback") for line in stderr)
+    out = tmp_path / "out"
+    assert not out.exists() or list(out.rglob("*")) == []
+
+
+def test_a_failed_run_keeps_latest_on_the_previous_good_run(prefect_harness, tmp_path, capsys):
+    loans_frame(120).write_csv(tmp_path / "d.csv")
+    config_path = write_config(tmp_path, "d.csv")
+    assert main(["run", str(config_path)]) == 0
+    good = capsys.readouterr().out.strip().splitlines()[-1]
+
+    (tmp_path / "d.csv").write_text("loan_id,status\n")
+    assert main(["run", str(config_path)]) == 1
+
+    dataset = tmp_path / "out" / "t"
+    assert os.path.realpath(dataset / "latest") == os.path.realpath(good)
+    assert sorted(path.name for path in dataset.iterdir()) == sorted(
+        [os.path.basename(good), "latest"]
+    )

@@ -1,0 +1,118 @@
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rebalance.errors import DataError
+from tasks.ingest import read_table, select_columns
+from tests.helpers import loans_frame
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl", ".ndjson", ".arrow"])
+def test_every_format_reads_the_same_rows(tmp_path, suffix):
+    frame = loans_frame(20)
+    path = tmp_path / f"data{suffix}"
+    writers = {
+        ".csv": frame.write_csv,
+        ".parquet": frame.write_parquet,
+        ".jsonl": frame.write_ndjson,
+        ".ndjson": frame.write_ndjson,
+        ".arrow": frame.write_ipc,
+    }
+    writers[suffix](path)
+
+    read = read_table(path)
+
+    assert read.select(pl.col(pl.String)).equals(frame.select(pl.col(pl.String)))
+    assert read["amount"].to_list() == frame["amount"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda p: None, "source file not found"),
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_text("a,b,status\n"), "header but no rows"),
+        (lambda p: p.write_bytes(b"PAR1\x00garbage"), "cannot read source"),
+    ],
+)
+def test_unusable_files_are_named(tmp_path, setup, expected):
+    suffix = ".parquet" if "cannot read" in expected else ".csv"
+    path = tmp_path / f"data{suffix}"
+    setup(path)
+
+    with pytest.raises(DataError, match=expected) as caught:
+        read_table(path)
+
+    assert str(path) in str(caught.value)
+
+
+def test_unknown_extension_lists_the_supported_ones(tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_text("x")
+
+    with pytest.raises(DataError, match=r"unsupported extension '\.xlsx'.*\.parquet"):
+        read_table(path)
+
+
+def test_labels_lose_surrounding_spaces_but_keep_spelling():
+    frame = pl.DataFrame({"x": [1, 2, 3], "status": [" Approved", "Rejected ", "re jected"]})
+
+    selected, columns = select_columns(
+        frame, label="status", features=None, id_column=None, group_column=None, source=Path("f")
+    )
+
+    assert selected["status"].to_list() == ["Approved", "Rejected", "re jected"]
+    assert columns.features == ("x",)
+
+
+def test_integer_labels_keep_their_type():
+    frame = pl.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+
+    selected, _ = select_columns(
+        frame, label="y", features=None, id_column=None, group_column=None, source=Path("f")
+    )
+
+    assert selected["y"].dtype == pl.Int64
+
+
+def test_features_keep_only_named_columns_in_order():
+    frame = loans_frame(10)
+
+    selected, columns = select_columns(
+        frame,
+        label="status",
+        features=["area", "income"],
+        id_column="loan_id",
+        group_column=None,
+        source=Path("f"),
+    )
+
+    assert selected.columns == ["loan_id", "area", "income", "status"]
+    assert columns.features == ("area", "income")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"label": "Status"}, "label column 'Status' is not in"),
+        ({"label": "status", "features": ["incme"]}, "features column 'incme'"),
+        ({"label": "status", "id_column": "id"}, "id_column column 'id'"),
+    ],
+)
+def test_missing_columns_are_named_with_the_available_ones(kwargs, expected):
+    arguments = {"features": None, "id_column": None, "group_column": None, **kwargs}
+
+    with pytest.raises(DataError, match=expected) as caught:
+        select_columns(loans_frame(5), source=Path("loans.csv"), **arguments)
+
+    assert "loan_id, income" in str(caught.value)
+
+
+def test_fractional_float_labels_are_refused():
+    frame = pl.DataFrame({"x": [1, 2], "y": [0.5, 1.0]})
+
+    with pytest.raises(DataError, match="fractional numbers"):
+        select_columns(
+            frame, label="y", features=None, id_column=None, group_column=None, source=Path("f")
+        )
