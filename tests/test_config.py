@@ -80,5 +80,5 @@ def test_bad_configs_get_one_line_naming_the_key(tmp_path, text, overrides, expe
 
 
 def test_missing_config_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope\.yaml"):
         load_config(tmp_path / "nope.yaml")

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -31,6 +32,10 @@ def loans_run(prefect_harness, tmp_path_factory):
     return frame, config, os.fspath(run_dir)
 
 
+def _manifest(run_dir):
+    return json.loads(Path(run_dir, "manifest.json").read_text())
+
+
 def _read(run_dir, name):
     return pl.read_parquet(os.path.join(run_dir, f"{name}.parquet"))
 
@@ -54,7 +59,7 @@ def test_train_originals_plus_val_plus_test_are_the_input_minus_dropped_rows(loa
     rebuilt = pl.concat([originals, _read(run_dir, "val"), _read(run_dir, "test")])
 
     assert rebuilt.sort("loan_id").equals(expected.sort("loan_id"))
-    manifest = json.loads(open(os.path.join(run_dir, "manifest.json")).read())
+    manifest = _manifest(run_dir)
     assert manifest["rows"]["dropped"] == 1
     assert manifest["rows"]["read"] == 400
 
@@ -72,7 +77,7 @@ def test_smote_auto_balances_train_and_keeps_seen_categories(loans_run):
 
 def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
     _, _, run_dir = loans_run
-    manifest = json.loads(open(os.path.join(run_dir, "manifest.json")).read())
+    manifest = _manifest(run_dir)
 
     assert set(manifest["counts"]["before"]) == {"train", "val", "test"}
     assert (
@@ -83,7 +88,7 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
     assert set(manifest["class_weights"]) >= {"balanced", "effective_number", "classes"}
     assert {"ingest", "validate", "split", "rebalance"} <= set(manifest["timings_seconds"])
     for relative, digest in manifest["files"].items():
-        data = open(os.path.join(run_dir, relative), "rb").read()
+        data = Path(run_dir, relative).read_bytes()
         assert hashlib.sha256(data).hexdigest() == digest
     assert {"train.parquet", "val.parquet", "test.parquet", "report.md", "balance.png"} <= set(
         manifest["files"]
@@ -104,8 +109,8 @@ def test_same_seed_gives_byte_identical_outputs(loans_run):
     _, config, run_dir = loans_run
     again = rebalance_dataset(config)
 
-    first = json.loads(open(os.path.join(run_dir, "manifest.json")).read())["files"]
-    second = json.loads(open(os.path.join(again, "manifest.json")).read())["files"]
+    first = _manifest(run_dir)["files"]
+    second = _manifest(again)["files"]
     for name in ("train.parquet", "val.parquet", "test.parquet", "balance.png"):
         assert first[name] == second[name], name
 

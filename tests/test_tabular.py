@@ -124,12 +124,12 @@ def test_a_single_row_class_under_smote_suggests_random_oversampling():
     train = pl.DataFrame({"a": [float(v) for v in range(21)], "y": ["big"] * 20 + ["one"]})
     columns = Columns(label="y", features=("a",))
 
-    with pytest.raises(SamplerError, match="'one' has a single training row.*RandomOverSampler"):
+    with pytest.raises(SamplerError, match=r"'one' has a single training row.*RandomOverSampler"):
         rebalance_table(train, columns=columns, sampler="SMOTE", params={}, seed=0)
 
 
 def test_numeric_only_samplers_refuse_categorical_columns_with_alternatives():
-    with pytest.raises(SamplerError, match="ADASYN needs numeric features.*education, area"):
+    with pytest.raises(SamplerError, match=r"ADASYN needs numeric features.*education, area"):
         rebalance_table(_loans(), columns=LOANS, sampler="ADASYN", params={}, seed=0)
 
 
