@@ -63,42 +63,25 @@ def run(config: RunConfig, /, *, debug: bool = False) -> str:
 
 def validate(config: RunConfig, /) -> str:
     """Ingest and validate only (no Prefect, no outputs); returns a summary to print."""
-    from tasks.ingest import read_table, select_columns
+    from tasks.modality import modality_for
     from tasks.report import imbalance_ratio
-    from tasks.samplers import check_sampler_config
-    from tasks.tabular import feature_kinds
-    from validations.table_checks import validate_table
 
-    sampler = check_sampler_config(
-        config.rebalance.sampler, config.rebalance.params, seed=config.split.seed
-    )
-    frame = read_table(config.source)
-    rows_read = frame.height
-    frame, columns = select_columns(
-        frame,
-        label=config.label,
-        features=config.features,
-        id_column=config.id_column,
-        group_column=config.split.group_column,
-        source=config.source,
-    )
-    numeric, categorical = feature_kinds(frame, columns)
+    modality = modality_for(config.modality)
+    method = modality.check_config(config)
+    ingested = modality.ingest(config)
     with tempfile.TemporaryDirectory(prefix="rebalance-validate-") as scratch:
-        checked = validate_table(
-            frame,
-            columns=columns,
-            null_policy=config.validation.null_policy,
-            dataset=config.name,
-            output_dir=Path(scratch),
-        )
+        checked = modality.validate(ingested, config, Path(scratch))
     counts = {str(name): count for name, count in checked.class_counts.items()}
+    schema = ", ".join(f"{name}: {dtype}" for name, dtype in checked.frame.schema.items())
+    with_nulls = {name: count for name, count in checked.null_counts.items() if count}
     lines = [
-        f"source: {config.source} ({rows_read} rows)",
-        f"label: {columns.label}; classes: {counts}; imbalance ratio {imbalance_ratio(counts):.2f}",
-        f"numeric features: {numeric}",
-        f"categorical features: {categorical}",
-        f"nulls per column: {checked.null_counts}; rows dropped: {checked.rows_dropped}",
-        f"sampler: {sampler or 'none'}",
+        f"source: {config.source} ({ingested.rows_read} samples)",
+        f"columns: {schema}",
+        f"label: {ingested.columns.label}; classes: {counts}; imbalance ratio "
+        f"{imbalance_ratio(counts):.2f}",
+        f"nulls: {with_nulls or 'none'}; samples dropped: {checked.rows_dropped}",
+        *[f"{key}: {value}" for key, value in checked.extra.items()],
+        f"rebalancing with: {method or 'none'}",
         "valid",
     ]
     return "\n".join(lines)

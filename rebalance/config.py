@@ -160,6 +160,7 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
     for override in overrides:
         _apply_override(raw, override)
     base = path.resolve().parent
+    raw.setdefault("output", "outputs")
     for key in ("source", "output"):
         if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
             raw[key] = os.path.normpath(base / raw[key])

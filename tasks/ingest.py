@@ -93,7 +93,7 @@ def _read(path: Path, kind: str) -> pl.DataFrame:
         return pl.read_parquet(path)
     if kind == "ndjson":
         return pl.read_ndjson(path, infer_schema_length=100_000)
-    return pl.read_ipc(path, memory_map=False)
+    return pl.read_ipc(path)
 
 
 def select_columns(

@@ -52,7 +52,9 @@ def file_hashes(run_dir: Path, /) -> dict[str, str]:
 
 def write_manifest(manifest: Mapping[str, Any], run_dir: Path, /) -> Path:
     """Write manifest.json with the hashes of every other file in the run folder."""
-    complete = {**manifest, "files": file_hashes(run_dir)}
+    # Report sections are markdown for report.md, not facts for the training job.
+    facts = {key: value for key, value in manifest.items() if key != "report_sections"}
+    complete = {**facts, "files": file_hashes(run_dir)}
     path = run_dir / MANIFEST_FILE
     path.write_text(json.dumps(complete, indent=2, default=str) + "\n", encoding="utf-8")
     return path
@@ -82,6 +84,7 @@ def build_manifest(
     frames = splits.frames()
     label = ingested.columns.label
     return {
+        "report_sections": list(resampled.report_sections),
         "run_id": run_id,
         "name": config.name,
         "modality": config.modality,
@@ -108,6 +111,7 @@ def build_manifest(
             "null_policy": config.validation.null_policy,
             "result": "validation/result.json",
             "data_docs": "validation/data_docs/index.html",
+            **checked.extra,
         },
         "split": {
             "fractions": config.split.fractions,
@@ -126,6 +130,7 @@ def build_manifest(
             "sampler": resampled.sampler,
             "params": resampled.params,
             "random_state": config.split.seed,
+            **resampled.extra,
         },
         "class_weights": weights,
         "notes": list(resampled.notes),

@@ -100,6 +100,8 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         "Val and test are written exactly as split and never resampled.",
         "",
     ]
+    for section in manifest.get("report_sections", []):
+        lines += [section.rstrip(), ""]
     return "\n".join(lines)
 
 

@@ -8,7 +8,6 @@ hashing them for a cache key would cost more than the step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ from prefect.tasks import exponential_backoff
 
 from rebalance.config import RunConfig
 from rebalance.errors import RebalanceError
-from tasks import samplers
-from tasks.ingest import Columns, file_sha256, read_table, select_columns
+from tasks.ingest import Columns
 from tasks.manifest import write_manifest
+from tasks.modality import SYNTHETIC, CheckedTable, Ingested, Resampled, modality_for
 from tasks.report import (
     CHART_FILE,
     artifact_key,
@@ -31,8 +30,6 @@ from tasks.report import (
     render_markdown,
 )
 from tasks.split import SplitResult, split_frame
-from tasks.tabular import Resampled, rebalance_table
-from validations.table_checks import CheckedTable
 
 
 def retry_unless_user_error(task, task_run, state) -> bool:
@@ -56,63 +53,36 @@ def _task(name: str):
     return task(name=name, cache_policy=NO_CACHE, retry_condition_fn=retry_unless_user_error)
 
 
-@dataclass(frozen=True)
-class Ingested:
-    """The table as read, reduced to the run's columns."""
-
-    frame: pl.DataFrame
-    columns: Columns
-    source_sha256: str
-    rows_read: int
-
-
 @_task("check-config")
 def check_config(config: RunConfig) -> str | None:
-    """Fail fast on a sampler name or params imblearn would reject, before reading data."""
-    name = samplers.check_sampler_config(
-        config.rebalance.sampler, config.rebalance.params, seed=config.split.seed
-    )
-    get_run_logger().info("sampler: %s", name or "none (no rebalancing)")
+    """Fail fast on a config the modality cannot run (sampler, params...), before reading data."""
+    name = modality_for(config.modality).check_config(config)
+    get_run_logger().info("%s rebalancing with: %s", config.modality, name or "none")
     return name
 
 
 @_task("ingest")
 def ingest(config: RunConfig) -> Ingested:
-    """Read the source and keep the label, id, group and feature columns."""
-    logger = get_run_logger()
-    frame = read_table(config.source)
-    rows_read = frame.height
-    frame, columns = select_columns(
-        frame,
-        label=config.label,
-        features=config.features,
-        id_column=config.id_column,
-        group_column=config.split.group_column,
-        source=config.source,
+    """Read the source into one row per sample, keeping the run's columns."""
+    ingested = modality_for(config.modality).ingest(config)
+    get_run_logger().info(
+        "read %d samples × %d columns from %s",
+        ingested.rows_read,
+        ingested.frame.width,
+        config.source,
     )
-    logger.info("read %d rows × %d columns from %s", rows_read, frame.width, config.source)
-    return Ingested(
-        frame=frame, columns=columns, source_sha256=file_sha256(config.source), rows_read=rows_read
-    )
+    return ingested
 
 
 @_task("validate")
 def validate(ingested: Ingested, config: RunConfig, run_dir: Path) -> CheckedTable:
-    """Great Expectations null check and the class-size checks."""
-    from validations.table_checks import validate_table
-
-    checked = validate_table(
-        ingested.frame,
-        columns=ingested.columns,
-        null_policy=config.validation.null_policy,
-        dataset=config.name,
-        output_dir=run_dir / "validation",
-    )
+    """Great Expectations null check, the modality's checks, and the class-size checks."""
+    checked = modality_for(config.modality).validate(ingested, config, run_dir / "validation")
     logger = get_run_logger()
     if checked.rows_dropped:
         with_nulls = {name: count for name, count in checked.null_counts.items() if count}
         logger.warning(
-            "dropped %d rows with nulls (per column: %s)", checked.rows_dropped, with_nulls
+            "dropped %d samples (nulls per column: %s)", checked.rows_dropped, with_nulls
         )
     logger.info("classes: %s", checked.class_counts)
     return checked
@@ -121,22 +91,18 @@ def validate(ingested: Ingested, config: RunConfig, run_dir: Path) -> CheckedTab
 @_task("split")
 def split(frame: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Path) -> SplitResult:
     """Stratified split; val and test are written here, exactly as split, and never again."""
-    group_keys = None
-    if columns.group_column is not None:
-        group_keys = frame[columns.group_column]
-    elif config.split.keep_duplicates_together and columns.features:
-        group_keys = frame.select(columns.features).hash_rows(seed=0)
+    modality = modality_for(config.modality)
     result = split_frame(
         frame,
         label=columns.label,
         fractions=config.split.fractions,
         seed=config.split.seed,
-        group_keys=group_keys,
+        group_keys=modality.group_keys(frame, columns, config),
     )
     for name in ("val", "test"):
-        write_parquet(result.frames()[name], run_dir / f"{name}.parquet")
+        modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
     get_run_logger().info(
-        "split %d rows into train %d, val %d, test %d (%d rows in %d groups kept together)",
+        "split %d samples into train %d, val %d, test %d (%d samples in %d groups kept together)",
         frame.height,
         result.train.height,
         result.val.height,
@@ -149,21 +115,14 @@ def split(frame: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Pat
 
 @_task("rebalance")
 def rebalance(train: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Path) -> Resampled:
-    """Resample the training split only, and write train.parquet."""
+    """Rebalance the training split only, and write it."""
     logger = get_run_logger()
-    resampled = rebalance_table(
-        train,
-        columns=columns,
-        sampler=config.rebalance.sampler,
-        params=config.rebalance.params,
-        seed=config.split.seed,
-    )
+    resampled = modality_for(config.modality).rebalance(train, columns, config, run_dir)
     for note in resampled.notes:
         logger.warning(note)
-    write_parquet(resampled.frame, run_dir / "train.parquet")
-    synthetic = int(resampled.frame["is_synthetic"].sum())
+    synthetic = int(resampled.frame[SYNTHETIC].sum())
     logger.info(
-        "train: %d rows before, %d after (%d synthetic) with %s",
+        "train: %d samples before, %d after (%d synthetic) with %s",
         train.height,
         resampled.frame.height,
         synthetic,
@@ -195,8 +154,3 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
         description=f"Rows per class and split of {manifest['name']}, run {manifest['run_id']}",
     )
     return path
-
-
-def write_parquet(frame: pl.DataFrame, path: Path, /) -> None:
-    """Parquet with fixed settings, so equal frames give equal bytes."""
-    frame.write_parquet(path, compression="zstd", statistics=True)

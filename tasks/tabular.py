@@ -7,7 +7,6 @@ dtypes and id; only synthetic rows are rebuilt from numpy, cast to the original 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,20 +15,7 @@ import polars as pl
 from rebalance.errors import SamplerError
 from tasks import samplers
 from tasks.ingest import Columns
-
-SYNTHETIC = "is_synthetic"
-
-
-@dataclass(frozen=True)
-class Resampled:
-    """A rebalanced training frame and how it was made."""
-
-    frame: pl.DataFrame
-    requested: str
-    sampler: str | None
-    params: dict[str, Any]
-    categorical: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+from tasks.modality import SYNTHETIC, Resampled
 
 
 def feature_kinds(frame: pl.DataFrame, columns: Columns) -> tuple[list[str], list[str]]:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from rebalance.errors import DataError, ValidationFailed
 from tasks.ingest import Columns
+from tasks.modality import CheckedTable
 from tasks.split import check_class_sizes, class_counts
 from validations.null_check import check_nulls
-
-
-@dataclass(frozen=True)
-class CheckedTable:
-    """The table that passed validation, and what validation found."""
-
-    frame: pl.DataFrame
-    rows_dropped: int
-    null_counts: dict[str, int]
-    class_counts: dict[object, int]
 
 
 def validate_table(

@@ -1,0 +1,89 @@
+"""The tabular modality: a table's rows are the samples, imbalanced-learn rebalances them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from rebalance.config import TabularConfig
+from tasks import samplers
+from tasks.ingest import Columns, file_sha256, read_table, select_columns
+from tasks.modality import CheckedTable, Ingested, Resampled, write_parquet
+from tasks.tabular import rebalance_table
+
+
+class TabularModality:
+    """Tables: CSV, Parquet, NDJSON or Arrow IPC files."""
+
+    def check_config(self, config: TabularConfig, /) -> str | None:
+        return samplers.check_sampler_config(
+            config.rebalance.sampler, config.rebalance.params, seed=config.split.seed
+        )
+
+    def ingest(self, config: TabularConfig, /) -> Ingested:
+        frame = read_table(config.source)
+        rows_read = frame.height
+        frame, columns = select_columns(
+            frame,
+            label=config.label,
+            features=config.features,
+            id_column=config.id_column,
+            group_column=config.split.group_column,
+            source=config.source,
+        )
+        return Ingested(
+            frame=frame,
+            columns=columns,
+            source_sha256=file_sha256(config.source),
+            rows_read=rows_read,
+        )
+
+    def validate(
+        self, ingested: Ingested, config: TabularConfig, output_dir: Path, /
+    ) -> CheckedTable:
+        from validations.table_checks import validate_table
+
+        return validate_table(
+            ingested.frame,
+            columns=ingested.columns,
+            null_policy=config.validation.null_policy,
+            dataset=config.name,
+            output_dir=output_dir,
+        )
+
+    def group_keys(
+        self, frame: pl.DataFrame, columns: Columns, config: TabularConfig, /
+    ) -> pl.Series | None:
+        if columns.group_column is not None:
+            return frame[columns.group_column]
+        if config.split.keep_duplicates_together and columns.features:
+            return frame.select(columns.features).hash_rows(seed=0)
+        return None
+
+    def write_holdout(
+        self,
+        frame: pl.DataFrame,
+        split: str,
+        columns: Columns,
+        config: TabularConfig,
+        run_dir: Path,
+        /,
+    ) -> None:
+        write_parquet(frame, run_dir / f"{split}.parquet")
+
+    def rebalance(
+        self, train: pl.DataFrame, columns: Columns, config: TabularConfig, run_dir: Path, /
+    ) -> Resampled:
+        resampled = rebalance_table(
+            train,
+            columns=columns,
+            sampler=config.rebalance.sampler,
+            params=config.rebalance.params,
+            seed=config.split.seed,
+        )
+        write_parquet(resampled.frame, run_dir / "train.parquet")
+        return resampled
+
+
+TABULAR = TabularModality()
