@@ -21,13 +21,28 @@ from rebalance.errors import RebalanceError
 RECORD_TIMEOUT_SECONDS = 60.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `rebalance` command; returns the exit status."""
+def entrypoint() -> None:
+    """The `rebalance` console script: `main` in a process of its own."""
+    sys.exit(main(owns_process=True))
+
+
+def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
+    """Run the command line; returns the exit status.
+
+    With `owns_process`, the embedded Prefect server is stopped before the final line is
+    printed, so its shutdown log does not follow the result (in tests, the server belongs to
+    the test session and stays up).
+    """
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config, overrides=args.overrides)
         if args.command == "run":
-            print(run(config, debug=args.debug))
+            try:
+                folder = run(config, debug=args.debug)
+            finally:
+                if owns_process:
+                    _stop_embedded_server()
+            print(folder)
         else:
             print(validate(config))
     except RebalanceError as exc:
@@ -87,6 +102,14 @@ def validate(config: RunConfig, /) -> str:
     return "\n".join(lines)
 
 
+def _stop_embedded_server() -> None:
+    from prefect.server.api.server import SubprocessASGIServer
+
+    # The default instance is the embedded server a run starts when PREFECT_API_URL is unset;
+    # stop() does nothing when it never started.
+    SubprocessASGIServer().stop()
+
+
 def _fail(message: str, *, debug: bool) -> int:
     if debug:
         traceback.print_exc()
@@ -106,10 +129,14 @@ class _NoTraceback(logging.Filter):
 
 
 def _hide_tracebacks_in_terminal() -> None:
-    # Prefect's console handler sits on the "prefect" logger; its API handler sits on the
-    # flow/task run loggers below it and sees each record (with traceback) first.
-    for handler in logging.getLogger("prefect").handlers:
-        if not any(isinstance(existing, _NoTraceback) for existing in handler.filters):
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    # Prefect's console handler sits on the root logger; its API handler sits on the flow
+    # and task run loggers, so it sees each record (with its traceback) first.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and not any(
+            isinstance(existing, _NoTraceback) for existing in handler.filters
+        ):
             handler.addFilter(_NoTraceback())
 
 
@@ -138,4 +165,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entrypoint()

@@ -6,13 +6,14 @@ event that the client-side `EventsWorker` sends over a websocket, and the server
 Against the ephemeral server, which is a subprocess of ours, a process that exits right after its
 flow returns kills the server with most of those events still unrecorded.
 
-The CLI therefore runs the flow inside `track_task_runs()`, which counts the task runs this process
-created, and calls `wait_until_recorded` after the flow returns and before it exits::
+So the caller runs the flow inside `track_task_runs()`, which counts the task runs this process
+creates, and calls `wait_until_recorded` after the flow returns and before the process exits::
 
     with track_task_runs() as tracker:
         state = rebalance_flow(config, return_state=True)
     flow_run_id = state.state_details.flow_run_id
     wait_until_recorded(flow_run_id, expected_task_runs=tracker.count(flow_run_id))
+    state.result()  # raises if the flow run failed, once its task runs are recorded
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from uuid import UUID
 
 from prefect import get_client
@@ -88,10 +89,9 @@ class _TaskRunRecordFilter(logging.Filter):
         task_run_id = getattr(record, "task_run_id", None)
         flow_run_id = getattr(record, "flow_run_id", None)
         if task_run_id and flow_run_id:
-            try:
+            # A record whose ids are not UUIDs is someone's own `extra`, not a task run's.
+            with suppress(ValueError):
                 self._tracker._add(UUID(str(flow_run_id)), UUID(str(task_run_id)))
-            except ValueError:
-                pass  # not a run's record: someone's own `extra` reusing the names
         # Records below the level the user configured exist only because `track_task_runs`
         # lowered it; drop them so handlers see exactly what they would have seen.
         return record.levelno >= self._level
@@ -149,7 +149,9 @@ def wait_until_recorded(
 
     Call it after the flow returned, not inside it (the flow run is not final until then), and
     from synchronous code (`await asyncio.to_thread(wait_until_recorded, ...)` from async code).
-    It works against the ephemeral server and against a server at `PREFECT_API_URL` alike.
+    Do not call it while another flow runs in this process: it stops Prefect's events worker,
+    and an event sent in the moment before a fresh worker starts is lost. It works against the
+    ephemeral server and against a server at `PREFECT_API_URL` alike.
 
     Args:
         flow_run_id: The flow run, as in `state.state_details.flow_run_id`.
@@ -224,7 +226,8 @@ def _drain_client_services(*, deadline: float) -> None:
     """
     # `drain_all` stops the workers and returns futures that resolve once each worker's queue is
     # empty and its websocket or HTTP client is closed, i.e. every event has been handed to the
-    # server. Events go first: they are what task runs are recorded from.
+    # server. (Both classes share one registry, so either call drains both; naming each keeps
+    # this right if that changes.) Events go first: they are what task runs are recorded from.
     for service in (EventsWorker, APILogWorker):
         timeout = max(deadline - time.monotonic(), 0.0)
         _done, not_done = service.drain_all(timeout=timeout, at_exit=False)
@@ -256,8 +259,6 @@ def _read_task_run_progress(client: SyncPrefectClient, flow_run_id: UUID) -> tup
 
 
 def _is_settled(state_type: StateType | None, name: str | None) -> bool:
-    if state_type is None:
-        return False
     if state_type == StateType.PENDING:
         return name == _NOT_READY
     return state_type in TERMINAL_STATES

@@ -1,0 +1,94 @@
+"""The `rebalance` command end to end, in its own processes, on a fresh embedded Prefect server."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import loans_frame, write_config
+
+pytestmark = pytest.mark.slow
+
+TASKS_PER_RUN = 7  # check-config, ingest, validate, split, rebalance, report, publish
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+def _rebalance(*args, home: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    }
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "rebalance.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
+    )
+
+
+def test_run_prints_the_folder_last_and_every_task_run_is_recorded(tmp_path, prefect_home):
+    loans_frame(200).write_csv(tmp_path / "d.csv")
+    config = write_config(tmp_path, "d.csv")
+
+    done = _rebalance("run", str(config), home=prefect_home)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert (run_dir / "manifest.json").is_file()
+    assert run_dir.parent == tmp_path / "out" / "t"
+    flow_run_id = json.loads((run_dir / "manifest.json").read_text())["prefect"]["flow_run_id"]
+    # Read Prefect's database after the process has exited: only what reached it counts.
+    with sqlite3.connect(prefect_home / "prefect.db") as db:
+        recorded = db.execute(
+            "select count(*) from task_run where flow_run_id = ? and state_type = 'COMPLETED'",
+            (flow_run_id,),
+        ).fetchone()[0]
+    assert recorded == TASKS_PER_RUN
+
+
+def test_a_failed_run_ends_stderr_with_one_sentence_and_no_traceback(tmp_path, prefect_home):
+    loans_frame(60).write_csv(tmp_path / "d.csv")
+    config = write_config(tmp_path, "d.csv", label="Status")
+
+    done = _rebalance("run", str(config), home=prefect_home)
+
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("rebalance: label column 'Status' is not in")
+    assert "Traceback" not in done.stderr
+    assert done.stdout.strip() == "" or not Path(done.stdout.strip().splitlines()[-1]).exists()
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").rglob("*")) == []
+
+
+def test_debug_shows_the_traceback(tmp_path, prefect_home):
+    config = write_config(tmp_path, "missing.csv")
+
+    done = _rebalance("validate", str(config), "--debug", home=prefect_home)
+
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("rebalance: source file not found")
+
+
+def test_validate_reports_classes_and_nulls(tmp_path, prefect_home):
+    loans_frame(80).write_csv(tmp_path / "d.csv")
+    config = write_config(tmp_path, "d.csv")
+
+    done = _rebalance("validate", str(config), home=prefect_home)
+
+    assert done.returncode == 0, done.stderr
+    assert "classes: {'Approved':" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "valid"
+    assert not (tmp_path / "out").exists()
