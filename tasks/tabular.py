@@ -160,8 +160,18 @@ def _float_matrix(frame: pl.DataFrame, numeric: list[str], categorical: list[str
 
 def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
     """Lower k for the smallest class that the sampler will oversample."""
+    from imblearn.over_sampling import SMOTE
     from imblearn.utils import check_sampling_strategy
 
+    if type(estimator).__name__ in ("SMOTEENN", "SMOTETomek"):
+        # Their SMOTE step is an estimator param: lower its k, keep their strategy and seed.
+        inner = estimator.smote or SMOTE(
+            sampling_strategy=estimator.sampling_strategy, random_state=estimator.random_state
+        )
+        note = _fit_neighbours(inner, labels)
+        if note:
+            estimator.set_params(smote=inner)
+        return note
     if type(estimator).__name__ not in samplers.WITHIN_CLASS_NEIGHBOURS:
         return None
     try:

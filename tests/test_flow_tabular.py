@@ -97,6 +97,30 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
     assert "validation/data_docs/index.html" in manifest["files"]
 
 
+def test_the_run_publishes_a_balance_report_and_a_counts_table_artifact(loans_run):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    _, _, run_dir = loans_run
+    flow_run_id = _manifest(run_dir)["prefect"]["flow_run_id"]
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["t-balance", "t-counts"]))
+        )
+
+    mine = {a.key: a for a in artifacts if str(a.flow_run_id) == flow_run_id}
+    assert set(mine) == {"t-balance", "t-counts"}
+    markdown = mine["t-balance"].data
+    assert "| Approved |" in markdown and "xychart-beta" in markdown
+    assert "SMOTENC" in markdown and "effective number" in markdown
+    table = (
+        json.loads(mine["t-counts"].data)
+        if isinstance(mine["t-counts"].data, str)
+        else (mine["t-counts"].data)
+    )
+    assert {row["class"] for row in table} == {"Approved", "Rejected"}
+
+
 def test_latest_points_at_the_run(loans_run):
     _, config, run_dir = loans_run
 
@@ -118,6 +142,12 @@ def test_same_seed_gives_byte_identical_outputs(loans_run):
 BAD_INPUTS = [
     ("missing file", lambda folder: None, {}, "source file not found"),
     ("empty file", lambda folder: (folder / "d.csv").write_bytes(b""), {}, "is empty"),
+    (
+        "unreadable file",
+        lambda folder: (folder / "d.parquet").write_bytes(b"PAR1 not really parquet"),
+        {"source": "d.parquet"},
+        r"cannot read source .*d\.parquet as parquet",
+    ),
     (
         "missing label",
         lambda folder: loans_frame(50).write_csv(folder / "d.csv"),
@@ -183,7 +213,7 @@ def test_bad_input_gets_one_clear_line_and_leaves_no_run_folder(
     import re
 
     setup(tmp_path)
-    config_path = write_config(tmp_path, "d.csv", **overrides)
+    config_path = write_config(tmp_path, overrides.pop("source", "d.csv"), **overrides)
 
     status = main(["run", str(config_path)])
 

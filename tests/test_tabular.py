@@ -120,6 +120,17 @@ def test_k_is_lowered_for_a_small_class_with_a_note():
     assert (result.frame["y"] == "small").sum() == 20
 
 
+@pytest.mark.parametrize("sampler", ["SMOTEENN", "SMOTETomek"])
+def test_k_of_the_smote_step_of_combined_samplers_is_lowered(sampler):
+    train = pl.DataFrame({"a": [float(v) for v in range(40)], "y": ["big"] * 36 + ["small"] * 4})
+    columns = Columns(label="y", features=("a",))
+
+    result = rebalance_table(train, columns=columns, sampler=sampler, params={}, seed=0)
+
+    assert "lowered from 5 to 3" in result.notes[0]
+    assert (result.frame["y"] == "small").sum() > 4
+
+
 def test_a_single_row_class_under_smote_suggests_random_oversampling():
     train = pl.DataFrame({"a": [float(v) for v in range(21)], "y": ["big"] * 20 + ["one"]})
     columns = Columns(label="y", features=("a",))
