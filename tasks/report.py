@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -121,24 +122,10 @@ def _bar(value: int, peak: int) -> str:
     return "█" * max(round(BAR_WIDTH * value / peak), 1 if value else 0)
 
 
-def mermaid_chart(rows: list[dict[str, Any]], /, *, title: str) -> str:
-    """A mermaid xychart of train counts before (first bars) and after rebalancing."""
-    classes = ", ".join(f'"{row["class"]}"' for row in rows)
-    peak = max([row["train_before"] for row in rows] + [row["train_after"] for row in rows] + [1])
-    before = ", ".join(str(row["train_before"]) for row in rows)
-    after = ", ".join(str(row["train_after"]) for row in rows)
-    return "\n".join(
-        [
-            "```mermaid",
-            "xychart-beta",
-            f'    title "{title}: train before and after"',
-            f"    x-axis [{classes}]",
-            f'    y-axis "rows" 0 --> {peak}',
-            f"    bar [{before}]",
-            f"    bar [{after}]",
-            "```",
-        ]
-    )
+def png_data_uri(path: Path, /) -> str:
+    """A PNG as a data URI: the Prefect UI renders these in markdown artifacts (it strips
+    inline SVG and does not render mermaid), so the artifact carries the chart itself."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def render_chart(manifest: Mapping[str, Any], path: Path, /) -> None:

@@ -25,7 +25,7 @@ from tasks.report import (
     CHART_FILE,
     artifact_key,
     count_rows,
-    mermaid_chart,
+    png_data_uri,
     render_chart,
     render_markdown,
 )
@@ -143,9 +143,7 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     # The UI shows an artifact key's history, so one key per dataset tracks it night by night.
     create_markdown_artifact(
         key=artifact_key(manifest["name"], "balance"),
-        markdown=render_markdown(manifest, chart=None)
-        + "\n"
-        + mermaid_chart(rows, title=manifest["name"]),
+        markdown=render_markdown(manifest, chart=png_data_uri(run_dir / CHART_FILE)),
         description=f"Class balance of {manifest['name']}, run {manifest['run_id']}",
     )
     create_table_artifact(
