@@ -77,6 +77,7 @@ def rebalance_dataset(config: RunConfig) -> str:
             flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
         )
         steps.with_policy(steps.report, config)(manifest, folder.temp)
+        steps.with_policy(steps.verify, config)(folder.temp, splits, ingested.columns, config)
         final = steps.with_policy(publish, config)(folder)
     except BaseException:
         discard_run_folder(folder)

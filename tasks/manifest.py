@@ -98,6 +98,8 @@ def build_manifest(
             **{name: frame.height for name, frame in frames.items()},
             "train_after": resampled.frame.height,
             "synthetic": int(resampled.frame["is_synthetic"].sum()),
+            "removed_by_sampler": splits.train.height
+            - int((~resampled.frame["is_synthetic"]).sum()),
         },
         "columns": {
             "label": label,

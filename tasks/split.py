@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -21,6 +21,8 @@ class SplitResult:
     test: pl.DataFrame
     grouped_rows: int
     groups: int
+    # sha256 of the val/test outputs as the split task wrote them (checked before publishing).
+    holdout_sha256: dict[str, str] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """The splits by name, in SPLITS order."""

@@ -8,6 +8,7 @@ hashing them for a cache key would cost more than the step.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tasks.report import (
     render_markdown,
 )
 from tasks.split import SplitResult, split_frame
+from validations.invariants import check_run_invariants, holdout_hashes
 
 
 def retry_unless_user_error(task, task_run, state) -> bool:
@@ -101,6 +103,7 @@ def split(frame: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Pat
     )
     for name in ("val", "test"):
         modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
+    result = dataclasses.replace(result, holdout_sha256=holdout_hashes(run_dir))
     get_run_logger().info(
         "split %d samples into train %d, val %d, test %d (%d samples in %d groups kept together)",
         frame.height,
@@ -152,3 +155,17 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
         description=f"Rows per class and split of {manifest['name']}, run {manifest['run_id']}",
     )
     return path
+
+
+@_task("verify")
+def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConfig) -> None:
+    """Check the run's invariants on the written files; a broken one stops the publish."""
+    modality = modality_for(config.modality)
+    check_run_invariants(
+        run_dir,
+        label=columns.label,
+        split_train=splits.train,
+        holdout_sha256=splits.holdout_sha256,
+        sample_keys=lambda frame: modality.group_keys(frame, columns, config),
+    )
+    get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")

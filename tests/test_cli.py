@@ -13,7 +13,7 @@ from tests.helpers import loans_frame, write_config
 
 pytestmark = pytest.mark.slow
 
-TASKS_PER_RUN = 7  # check-config, ingest, validate, split, rebalance, report, publish
+TASKS_PER_RUN = 8  # check-config, ingest, validate, split, rebalance, report, verify, publish
 
 
 @pytest.fixture(scope="module")
