@@ -8,33 +8,31 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from prefect import flow, get_run_logger, runtime, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger, runtime
 
 from rebalance.config import RunConfig
+from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks import steps
 from tasks.class_weights import class_weights
 from tasks.manifest import build_manifest, utc_now
 from tasks.run_folder import (
-    RunFolder,
     discard_run_folder,
     new_run_id,
     open_run_folder,
-    publish_run_folder,
 )
 from tasks.split import class_counts
 
 
-@task(name="publish", cache_policy=NO_CACHE, retry_condition_fn=steps.retry_unless_user_error)
-def publish(folder: RunFolder) -> str:
-    """Rename the complete run folder into place and move `latest` to it."""
-    return str(publish_run_folder(folder))
-
-
 @contextmanager
 def _timed(timings: dict[str, float], name: str):
+    """Time a step, and name it on an unexpected error so the CLI can say which step failed."""
     started = time.perf_counter()
-    yield
+    try:
+        yield
+    except Exception as exc:
+        if not isinstance(exc, RebalanceError):
+            exc.add_note(f"{STEP_NOTE}{name}")
+        raise
     timings[name] = time.perf_counter() - started
 
 
@@ -76,9 +74,12 @@ def rebalance_dataset(config: RunConfig) -> str:
             timings=timings,
             flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
         )
-        steps.with_policy(steps.report, config)(manifest, folder.temp)
-        steps.with_policy(steps.verify, config)(folder.temp, splits, ingested.columns, config)
-        final = steps.with_policy(publish, config)(folder)
+        with _timed(timings, "report"):
+            steps.with_policy(steps.report, config)(manifest, folder.temp)
+        with _timed(timings, "verify"):
+            steps.with_policy(steps.verify, config)(folder.temp, splits, ingested.columns, config)
+        with _timed(timings, "publish"):
+            final = steps.with_policy(steps.publish, config)(folder)
     except BaseException:
         discard_run_folder(folder)
         raise

@@ -8,6 +8,7 @@ only with `--debug` (Prefect still records them with the run).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 import tempfile
@@ -15,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from rebalance.config import RunConfig, load_config
-from rebalance.errors import RebalanceError
+from rebalance.errors import STEP_NOTE, RebalanceError
 
 # Task runs reach Prefect's database asynchronously; wait this long for them at exit.
 RECORD_TIMEOUT_SECONDS = 60.0
@@ -50,8 +51,7 @@ def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; the run folder was not published", debug=args.debug)
     except Exception as exc:
-        reason = f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
-        return _fail(reason, debug=args.debug)
+        return _fail(_describe_unexpected(exc), debug=args.debug)
     return 0
 
 
@@ -100,6 +100,21 @@ def validate(config: RunConfig, /) -> str:
         "valid",
     ]
     return "\n".join(lines)
+
+
+def _describe_unexpected(exc: Exception) -> str:
+    notes = getattr(exc, "__notes__", [])
+    step = next(
+        (note.removeprefix(STEP_NOTE) for note in notes if note.startswith(STEP_NOTE)), None
+    )
+    where = f"step '{step}' failed" if step else "failed"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"{where}: no space left on device ({exc.filename or exc.strerror}); the run was "
+            "not published and `latest` is unchanged: free space or point `output` at a "
+            "larger disk"
+        )
+    return f"{where}: {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
 
 
 def _stop_embedded_server() -> None:

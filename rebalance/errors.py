@@ -1,5 +1,8 @@
 """Errors that mean "the input or the config is wrong": never retried, shown as one line."""
 
+# Prefix of the note the flow adds to an unexpected exception, naming the step it came from.
+STEP_NOTE = "rebalance step: "
+
 
 class RebalanceError(Exception):
     """Base class for errors a user fixes by changing their data or config.

@@ -18,6 +18,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from rebalance import faults
+
 LATEST = "latest"
 TEMP_PREFIX = ".tmp-"
 OWNER_FILE = ".owner.json"
@@ -57,10 +59,15 @@ def open_run_folder(dataset_dir: Path, /, *, run_id: str) -> RunFolder:
 
 
 def publish_run_folder(folder: RunFolder, /) -> Path:
-    """Move a complete run into place and point `latest` at it; returns the final path."""
-    (folder.temp / OWNER_FILE).unlink(missing_ok=True)
-    _fsync_tree(folder.temp)
-    folder.temp.rename(folder.final)
+    """Move a complete run into place and point `latest` at it; returns the final path.
+
+    Safe to retry: a run already renamed into place only has `latest` moved.
+    """
+    if folder.temp.exists():
+        _fsync_tree(folder.temp)
+        (folder.temp / OWNER_FILE).unlink(missing_ok=True)
+        folder.temp.rename(folder.final)
+    faults.inject("latest")
     point_latest(folder.dataset_dir, folder.run_id)
     return folder.final
 

@@ -9,6 +9,7 @@ hashing them for a cache key would cost more than the step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from rebalance import faults
 from rebalance.config import RunConfig
 from rebalance.errors import RebalanceError
 from tasks.ingest import Columns
@@ -30,6 +32,7 @@ from tasks.report import (
     render_chart,
     render_markdown,
 )
+from tasks.run_folder import RunFolder, publish_run_folder
 from tasks.split import SplitResult, split_frame
 from validations.invariants import check_run_invariants, holdout_hashes
 
@@ -52,7 +55,19 @@ def with_policy(step, config: RunConfig):
 
 
 def _task(name: str):
-    return task(name=name, cache_policy=NO_CACHE, retry_condition_fn=retry_unless_user_error)
+    """A pipeline step: no cache, user errors not retried, a fault-injection point."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def step(*args, **kwargs):
+            faults.inject(name)
+            return fn(*args, **kwargs)
+
+        return task(name=name, cache_policy=NO_CACHE, retry_condition_fn=retry_unless_user_error)(
+            step
+        )
+
+    return decorate
 
 
 @_task("check-config")
@@ -169,3 +184,9 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConf
         sample_keys=lambda frame: modality.group_keys(frame, columns, config),
     )
     get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")
+
+
+@_task("publish")
+def publish(folder: RunFolder) -> str:
+    """Rename the complete run folder into place and move `latest` to it."""
+    return str(publish_run_folder(folder))

@@ -1,0 +1,141 @@
+"""Injected faults: retried transient ones, permanent ones, a full disk, and SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rebalance.cli import main
+from tests.helpers import loans_frame, write_config
+
+pytestmark = pytest.mark.flow
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    loans_frame(150).write_csv(tmp_path / "d.csv")
+    return tmp_path
+
+
+def _files(run_dir: str) -> dict[str, str]:
+    return json.loads(Path(run_dir, "manifest.json").read_text())["files"]
+
+
+def _run(config, capsys, monkeypatch, faults=None) -> tuple[int, str, str]:
+    if faults:
+        monkeypatch.setenv("REBALANCE_FAULTS", faults)
+    from rebalance import faults as fault_module
+
+    fault_module._fired.clear()
+    status = main(["run", str(config)])
+    monkeypatch.delenv("REBALANCE_FAULTS", raising=False)
+    out, err = capsys.readouterr()
+    return status, out.strip().splitlines()[-1] if out.strip() else "", err
+
+
+def test_transient_faults_are_retried_and_change_nothing(
+    prefect_harness, dataset, capsys, monkeypatch
+):
+    config = write_config(dataset, "d.csv", retries=2, retry_delay_seconds=0)
+    status, undisturbed, _ = _run(config, capsys, monkeypatch)
+    assert status == 0
+
+    status, disturbed, err = _run(config, capsys, monkeypatch, "split:transient:2,report:transient")
+
+    assert status == 0, err
+    assert disturbed != undisturbed
+    for name in ("train.parquet", "val.parquet", "test.parquet", "balance.png"):
+        assert _files(disturbed)[name] == _files(undisturbed)[name]
+    assert err.count("Retry") >= 3 or err.count("retry") >= 3
+
+
+def test_a_permanent_fault_fails_the_run_naming_the_step(
+    prefect_harness, dataset, capsys, monkeypatch
+):
+    config = write_config(dataset, "d.csv", retries=1, retry_delay_seconds=0)
+
+    status, _, err = _run(config, capsys, monkeypatch, "rebalance:permanent")
+
+    assert status == 1
+    assert err.strip().splitlines()[-1].startswith("rebalance: step 'rebalance' failed:")
+    assert list((dataset / "out").rglob("*")) == []
+
+
+def test_a_full_disk_fails_cleanly_and_keeps_latest(prefect_harness, dataset, capsys, monkeypatch):
+    config = write_config(dataset, "d.csv", retries=0)
+    status, good, _ = _run(config, capsys, monkeypatch)
+    assert status == 0
+
+    status, _, err = _run(config, capsys, monkeypatch, "report:enospc")
+
+    assert status == 1
+    last = err.strip().splitlines()[-1]
+    assert "step 'report' failed: no space left on device" in last
+    assert "`latest` is unchanged" in last
+    dataset_dir = dataset / "out" / "t"
+    assert sorted(p.name for p in dataset_dir.iterdir()) == sorted([Path(good).name, "latest"])
+    assert os.path.realpath(dataset_dir / "latest") == os.path.realpath(good)
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_step_leaves_latest_on_the_last_good_run(prefect_harness, dataset):
+    from prefect.settings import PREFECT_API_URL
+
+    config = write_config(dataset, "d.csv", retries=0)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+
+    def cli(faults=None):
+        run_env = {**env, "REBALANCE_FAULTS": faults} if faults else env
+        return subprocess.run(
+            [sys.executable, "-m", "rebalance.cli", "run", str(config)],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    first = cli()
+    assert first.returncode == 0, first.stderr[-2000:]
+    good = Path(first.stdout.strip().splitlines()[-1])
+    dataset_dir = dataset / "out" / "t"
+
+    for point in ("ingest", "rebalance", "report", "verify", "latest"):
+        killed = cli(f"{point}:kill")
+
+        assert killed.returncode == -signal.SIGKILL, point
+        assert os.path.realpath(dataset_dir / "latest") == os.path.realpath(good), point
+        for folder in dataset_dir.iterdir():
+            if not folder.name.startswith(".") and folder.name != "latest":
+                assert (folder / "manifest.json").is_file(), (point, folder)
+
+    after = cli()
+
+    assert after.returncode == 0, after.stderr[-2000:]
+    newest = Path(after.stdout.strip().splitlines()[-1])
+    assert os.path.realpath(dataset_dir / "latest") == os.path.realpath(newest)
+    assert [p.name for p in dataset_dir.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_publish_two_complete_folders(prefect_harness, dataset):
+    from prefect.settings import PREFECT_API_URL
+
+    config = write_config(dataset, "d.csv", retries=0)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    command = [sys.executable, "-m", "rebalance.cli", "run", str(config)]
+
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in "ab"]
+    folders = [Path(run.communicate(timeout=300)[0].strip().splitlines()[-1]) for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0]
+    assert folders[0] != folders[1]
+    for folder in folders:
+        assert set(_files(str(folder))) >= {"train.parquet", "val.parquet", "test.parquet"}
+    assert os.path.realpath(dataset / "out" / "t" / "latest") in {
+        os.path.realpath(folder) for folder in folders
+    }
