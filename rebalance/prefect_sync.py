@@ -18,6 +18,7 @@ created, and calls `wait_until_recorded` after the flow returns and before it ex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -88,10 +89,9 @@ class _TaskRunRecordFilter(logging.Filter):
         task_run_id = getattr(record, "task_run_id", None)
         flow_run_id = getattr(record, "flow_run_id", None)
         if task_run_id and flow_run_id:
-            try:
+            # ValueError: not a run's record, someone's own `extra` reusing the names.
+            with contextlib.suppress(ValueError):
                 self._tracker._add(UUID(str(flow_run_id)), UUID(str(task_run_id)))
-            except ValueError:
-                pass  # not a run's record: someone's own `extra` reusing the names
         # Records below the level the user configured exist only because `track_task_runs`
         # lowered it; drop them so handlers see exactly what they would have seen.
         return record.levelno >= self._level
