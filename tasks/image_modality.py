@@ -183,11 +183,16 @@ def place_originals(
 
 
 def _link_or_copy(source: Path, target: Path) -> str:
+    # A retried step finds its own earlier link here. Unlinking it (never writing into it)
+    # matters: the run folder's originals share their inode with the user's files.
+    target.unlink(missing_ok=True)
     try:
         os.link(source, target)
         return "linked"
     except OSError:  # another filesystem, or one without hard links
-        shutil.copyfile(source, target)
+        partial = target.with_name(f".{target.name}.part")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
         return "copied"
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -186,3 +187,56 @@ def test_undersampling_and_a_per_class_target(tmp_path):
     assert train_before["a"]["before"] > 3
     assert resampled.frame.filter(pl.col("label") == "a")["is_synthetic"].sum() == 0
     assert count_tree(tmp_path / "run" / "train")["a"] == 3
+
+
+def test_placing_originals_twice_as_a_retry_does_leaves_the_sources_intact(tmp_path):
+    from tasks.image_modality import place_originals
+
+    root = image_tree(tmp_path / "data", {"a": 2, "b": 1})
+    before = {path: path.read_bytes() for path in root.rglob("*.png")}
+    frame = IMAGE.ingest(_config(root)).frame.with_columns(
+        pl.lit(16, pl.Int32).alias("width"),
+        pl.lit(24, pl.Int32).alias("height"),
+        pl.lit("L").alias("mode"),
+    )
+
+    for _ in range(2):
+        placed, how = place_originals(
+            frame, split="train", label="label", root=root, run_dir=tmp_path / "run"
+        )
+
+    assert how == {"linked": 3, "copied": 0}
+    assert count_tree(tmp_path / "run" / "train") == {"a": 2, "b": 1}
+    assert {path: path.read_bytes() for path in root.rglob("*.png")} == before
+    assert placed["path"].to_list() == [
+        "train/a/img000.png",
+        "train/a/img001.png",
+        "train/b/img000.png",
+    ]
+
+
+def test_two_sources_with_one_name_in_one_class_get_distinct_names(tmp_path):
+    from tasks.image_modality import place_originals
+
+    write_image(tmp_path / "x" / "a.png", seed=1)
+    write_image(tmp_path / "y" / "a.png", seed=2)
+    frame = pl.DataFrame(
+        {
+            "path": ["x/a.png", "y/a.png"],
+            "label": ["c", "c"],
+            "sha256": ["1", "2"],
+            "width": [16, 16],
+            "height": [24, 24],
+            "mode": ["L", "L"],
+        },
+        schema_overrides={"width": pl.Int32, "height": pl.Int32},
+    )
+
+    placed, _ = place_originals(
+        frame, split="val", label="label", root=tmp_path, run_dir=tmp_path / "r"
+    )
+
+    names = placed["path"].to_list()
+    assert len(set(names)) == 2
+    assert all(re.fullmatch(r"val/c/a-[0-9a-f]{8}\.png", name) for name in names)
+    assert count_tree(tmp_path / "r" / "val") == {"c": 2}
