@@ -240,3 +240,38 @@ def test_two_sources_with_one_name_in_one_class_get_distinct_names(tmp_path):
     assert len(set(names)) == 2
     assert all(re.fullmatch(r"val/c/a-[0-9a-f]{8}\.png", name) for name in names)
     assert count_tree(tmp_path / "r" / "val") == {"c": 2}
+
+
+def test_configured_format_is_used_where_it_can_hold_the_pixels(tmp_path):
+    root = image_tree(tmp_path / "data", {"a": 8, "b": 4}, kinds=("L", "RGB", "RGBA", "I;16"))
+
+    _, resampled = _run(root, tmp_path / "run", format="jpeg")
+
+    generated = resampled.frame.filter(pl.col("is_synthetic"))
+    suffix = {
+        mode: {Path(p).suffix for p in group["path"]}
+        for (mode,), group in generated.group_by("mode")
+    }
+    assert suffix.get("L", {".jpg"}) == {".jpg"} and suffix.get("RGB", {".jpg"}) == {".jpg"}
+    assert suffix.get("RGBA", {".png"}) == {".png"} and suffix.get("I;16", {".png"}) == {".png"}
+    assert {".jpg", ".png"} <= set().union(*suffix.values())
+    assert any("written as PNG" in note for note in resampled.notes)
+
+
+def test_originals_are_copied_where_hard_links_fail(tmp_path, monkeypatch):
+    import tasks.image_modality as image_modality
+
+    def no_links(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(image_modality.os, "link", no_links)
+    root = image_tree(tmp_path / "data", {"a": 4, "b": 3})
+
+    _, resampled = _run(root, tmp_path / "run")
+
+    originals = resampled.frame.filter(~pl.col("is_synthetic"))
+    assert resampled.extra["originals"] == {"linked": 0, "copied": originals.height}
+    for row in originals.iter_rows(named=True):
+        copy = tmp_path / "run" / row["path"]
+        assert not copy.samefile(root / row["source_path"])
+        assert copy.read_bytes() == (root / row["source_path"]).read_bytes()
