@@ -185,14 +185,25 @@ class ImageRebalanceConfig(_Section):
         256, gt=0, description="Generated images per Prefect task (the unit of parallelism)."
     )
 
-    @field_validator("target")
+    @field_validator("target", mode="before")
     @classmethod
-    def _targets_positive(cls, target: Any) -> Any:
-        values = target.values() if isinstance(target, dict) else [target]
-        if any(isinstance(value, int) and value < 1 for value in values):
-            msg = f"rebalance.target must be 'majority' or counts of at least 1, got {target}"
-            raise ValueError(msg)
-        return target
+    def _target_form(cls, target: Any) -> Any:
+        # One message for the three accepted forms, instead of one per member of the union.
+        counts = target.values() if isinstance(target, dict) else [target]
+        if target == "majority" or all(
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            for value in counts
+        ):
+            return (
+                {str(name): value for name, value in target.items()}
+                if isinstance(target, dict)
+                else target
+            )
+        msg = (
+            f"must be 'majority', a count of at least 1, or a mapping of class to count, "
+            f"got {target!r}"
+        )
+        raise ValueError(msg)
 
 
 class ImageConfig(CommonConfig):

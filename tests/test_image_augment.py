@@ -214,3 +214,16 @@ def test_same_seed_same_pixels_other_seed_other_pixels(tmp_path):
 
     assert np.array_equal(first.image, again.image)
     assert not np.array_equal(first.image, other.image)
+
+
+@pytest.mark.parametrize("target", ["most", 0, {"a": 0}, True, [3]])
+def test_bad_target_is_one_message_naming_the_key(target):
+    raw = {"name": "d", "modality": "image", "source": "i", "rebalance": {"target": target}}
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+
+    assert str(caught.value) == (
+        "config: 'rebalance.target': must be 'majority', a count of at least 1, or a mapping "
+        f"of class to count, got {target!r}"
+    )
