@@ -9,10 +9,19 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from rebalance.errors import ConfigError
 
@@ -130,8 +139,108 @@ class TabularConfig(CommonConfig):
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
 
 
-# The flow's parameter type. Image and text configs join this as a union on `modality`.
-RunConfig = TabularConfig
+# ---- image modality ---------------------------------------------------------------------------
+
+
+class ImageValidationConfig(ValidationConfig):
+    """Checks of an image dataset: the null check of the index plus decoding every file."""
+
+    bad_files: Literal["fail", "skip"] = Field(
+        "fail",
+        description="Files that cannot be used (corrupt, zero bytes, not an image, above "
+        "`max_pixels`, missing): `fail` stops the run and lists them; `skip` leaves them out "
+        "and lists them in the report and manifest.",
+    )
+    max_pixels: int = Field(
+        89_478_485,
+        gt=0,
+        description="Largest width × height accepted (decompression-bomb guard; Pillow itself "
+        "refuses images above 178,956,970 pixels).",
+    )
+
+
+class ImageRebalanceConfig(_Section):
+    """How minority classes of the training split are filled up with augmented copies."""
+
+    augmentations: list[str | dict[str, dict[str, Any] | None]] | Path | None = Field(
+        None,
+        description="albumentations transforms by class name with their own parameters "
+        "(`- HorizontalFlip: {p: 0.5}`), or the path of a pipeline saved by "
+        "`albumentations.save` (.yaml/.json). Empty: the default pipeline (scale, crop/pad, "
+        "rotate, horizontal flip, brightness, contrast, saturation).",
+    )
+    target: Literal["majority"] | int | dict[str, int] = Field(
+        "majority",
+        description="Training images per class after rebalancing: `majority` (the largest "
+        "class's count), one number for every class, or a number per class name.",
+    )
+    undersample: bool = Field(
+        False,
+        description="Drop random (seeded) training originals of classes above the target.",
+    )
+    format: Literal["source", "png", "jpeg", "webp", "bmp", "tiff"] = Field(
+        "source", description="File format of generated images; `source`: the source's."
+    )
+    shard_size: int = Field(
+        256, gt=0, description="Generated images per Prefect task (the unit of parallelism)."
+    )
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target_form(cls, target: Any) -> Any:
+        # One message for the three accepted forms, instead of one per member of the union.
+        counts = target.values() if isinstance(target, dict) else [target]
+        if target == "majority" or all(
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            for value in counts
+        ):
+            return (
+                {str(name): value for name, value in target.items()}
+                if isinstance(target, dict)
+                else target
+            )
+        msg = (
+            f"must be 'majority', a count of at least 1, or a mapping of class to count, "
+            f"got {target!r}"
+        )
+        raise ValueError(msg)
+
+
+class ImageConfig(CommonConfig):
+    """An image dataset's run: an ImageFolder tree or a table of `path,label`."""
+
+    modality: Literal["image"] = Field(..., description="Kind of data in `source`.")
+    source: Path = Field(
+        ...,
+        description="A folder with one subfolder of images per class, or a CSV/Parquet table "
+        "of image paths (relative to the table's folder) and labels.",
+    )
+    label: str = Field("label", description="Label column of the index (and of a table).")
+    path_column: str = Field("path", description="Image path column of a source table.")
+    validation: ImageValidationConfig = Field(default_factory=ImageValidationConfig)
+    rebalance: ImageRebalanceConfig = Field(default_factory=ImageRebalanceConfig)
+
+
+def _modality_of(value: Any) -> str:
+    # A config without `modality` is tabular (the first modality; old configs stay valid).
+    if isinstance(value, dict):
+        return value.get("modality", "tabular")
+    return getattr(value, "modality", "tabular")
+
+
+MODALITIES = ("tabular", "image")
+
+# The flow's parameter type: one config model per modality, chosen by `modality`.
+RunConfig = Annotated[
+    Annotated[TabularConfig, Tag("tabular")] | Annotated[ImageConfig, Tag("image")],
+    Discriminator(
+        _modality_of,
+        custom_error_type="invalid_modality",
+        custom_error_message=f"must be one of {', '.join(MODALITIES)}",
+    ),
+]
+_RUN_CONFIG = TypeAdapter(RunConfig)
+# ---- end of image modality --------------------------------------------------------------------
 
 
 def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -164,13 +273,17 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
     for key in ("source", "output"):
         if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
             raw[key] = os.path.normpath(base / raw[key])
+    rebalance = raw.get("rebalance")
+    if isinstance(rebalance, dict) and isinstance(rebalance.get("augmentations"), str):
+        # An image run's saved albumentations pipeline, like `source`, is relative to the config.
+        rebalance["augmentations"] = os.path.normpath(base / rebalance["augmentations"])
     return parse_config(raw, origin=str(path))
 
 
 def parse_config(raw: dict[str, Any], /, *, origin: str = "config") -> RunConfig:
     """Validate a config mapping; errors become one ConfigError line naming each key."""
     try:
-        return RunConfig.model_validate(raw)
+        return _RUN_CONFIG.validate_python(raw)
     except ValidationError as exc:
         raise ConfigError(f"{origin}: {describe_validation_error(exc)}") from None
 
@@ -179,8 +292,13 @@ def describe_validation_error(exc: ValidationError) -> str:
     """Turn pydantic's multi-line report into one line: `key: problem; key: problem`."""
     problems = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "config"
-        if error["type"] == "extra_forbidden":
+        loc = error["loc"]
+        if loc and loc[0] in MODALITIES:  # the union's tag: not a key the user wrote
+            loc = loc[1:]
+        key = ".".join(str(part) for part in loc) or "config"
+        if error["type"] == "invalid_modality":
+            problems.append(f"'modality': {error['msg']}")
+        elif error["type"] == "extra_forbidden":
             problems.append(f"unknown key '{key}' (remove it or check its spelling)")
         elif error["type"] == "missing":
             problems.append(f"missing key '{key}'")

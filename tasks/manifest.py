@@ -84,7 +84,7 @@ def build_manifest(
     frames = splits.frames()
     label = ingested.columns.label
     return {
-        "report_sections": list(resampled.report_sections),
+        "report_sections": [*checked.report_sections, *resampled.report_sections],
         "run_id": run_id,
         "name": config.name,
         "modality": config.modality,

@@ -39,6 +39,8 @@ class CheckedTable:
     class_counts: dict[object, int]
     # Modality-specific findings for the manifest (bad files, duplicate texts...).
     extra: dict[str, Any] = field(default_factory=dict)
+    # Markdown sections for the report (image checks, ...).
+    report_sections: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ def modality_for(name: str, /) -> Modality:
         from tasks.tabular_modality import TABULAR
 
         return TABULAR
+    if name == "image":
+        from tasks.image_modality import IMAGE
+
+        return IMAGE
     msg = f"unknown modality '{name}'"
     raise ValueError(msg)
 

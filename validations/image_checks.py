@@ -1,0 +1,234 @@
+"""Checks of an image dataset before it is split: nulls in the index, then every file decoded.
+
+A file is bad when it is missing, empty, not an image (whatever its extension says), truncated
+or corrupt, above the pixel limit (a decompression bomb), or in a pixel format the pipeline
+cannot augment. `bad_files: fail` stops the run with the list; `skip` leaves them out and
+lists them in the manifest and report.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from PIL import Image, UnidentifiedImageError
+
+from rebalance.errors import DataError, ValidationFailed
+from tasks.image_index import PATH, SHA256
+from tasks.modality import CheckedTable
+from tasks.split import check_class_sizes, class_counts
+from validations.null_check import check_nulls
+
+# Pixel formats the augmentation reads (see tasks.image_augment.load_pixels).
+SUPPORTED_MODES = frozenset(
+    {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
+    | {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+)
+SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+EXIF_ORIENTATION = 0x0112
+SHOWN_BAD_FILES = 20
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What decoding one file found: its size and mode, or why it is unusable."""
+
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    format: str | None = None
+    orientation: int = 1
+    problem: str | None = None
+
+
+def decode(path: Path, /, *, max_pixels: int) -> Decoded:
+    """Open and fully decode one image file; never raises for a bad file."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return Decoded(problem="file not found")
+    except OSError as exc:
+        return Decoded(problem=f"unreadable ({exc.strerror or exc})")
+    if size == 0:
+        return Decoded(problem="zero bytes")
+    try:
+        with warnings.catch_warnings():
+            # Our own limit decides; Pillow's warning would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    return Decoded(
+                        problem=f"{width}×{height} = {width * height:,} pixels, above "
+                        f"validation.max_pixels {max_pixels:,}"
+                    )
+                image.load()
+                mode, kind = image.mode, image.format
+                orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except Image.DecompressionBombError:
+        return Decoded(
+            problem=f"above Pillow's decompression-bomb limit (max_pixels {max_pixels:,})"
+        )
+    except UnidentifiedImageError:
+        return Decoded(problem="not an image Pillow can read (wrong extension or not an image)")
+    except (OSError, SyntaxError, ValueError) as exc:
+        return Decoded(problem=f"corrupt or truncated ({_first_line(exc)})")
+    if mode not in SUPPORTED_MODES:
+        return Decoded(problem=f"unsupported pixel mode '{mode}'; convert it to 8- or 16-bit")
+    if orientation in (5, 6, 7, 8):  # rotated by 90°: the upright image is height × width
+        width, height = height, width
+    return Decoded(width=width, height=height, mode=mode, format=kind, orientation=orientation)
+
+
+def validate_images(
+    frame: pl.DataFrame,
+    /,
+    *,
+    root: Path,
+    label: str,
+    null_policy: str,
+    bad_files: str,
+    max_pixels: int,
+    dataset: str,
+    output_dir: Path,
+) -> CheckedTable:
+    """Null check of the index, decode every file, apply the bad-file policy, count duplicates.
+
+    Returns the index with `width`, `height` (upright, after EXIF orientation), `mode`,
+    `format` and `orientation` columns added.
+
+    Raises:
+        ValidationFailed: nulls under `null_policy: fail`, or bad files under `bad_files: fail`,
+            naming them.
+        DataError: a single class, or a class too small to split.
+    """
+    checked_columns = [PATH, label]
+    result = check_nulls(frame, columns=checked_columns, dataset=dataset, output_dir=output_dir)
+    with_nulls = {name: count for name, count in result.null_counts.items() if count}
+    rows_dropped = 0
+    if with_nulls and null_policy == "fail":
+        listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+        msg = (
+            f"null values in {listed} of the image index; fix the table or set "
+            "validation.null_policy: drop"
+        )
+        raise ValidationFailed(msg)
+    if with_nulls:
+        kept = frame.drop_nulls(checked_columns)
+        rows_dropped = frame.height - kept.height
+        frame = kept
+
+    paths = frame[PATH].to_list()
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 2)) as pool:
+        found = list(pool.map(lambda rel: decode(root / rel, max_pixels=max_pixels), paths))
+    bad = [
+        {"path": path, "problem": item.problem}
+        for path, item in zip(paths, found, strict=True)
+        if item.problem
+    ]
+    if bad and bad_files == "fail":
+        shown = "; ".join(f"{item['path']}: {item['problem']}" for item in bad[:SHOWN_BAD_FILES])
+        more = f" and {len(bad) - SHOWN_BAD_FILES} more" if len(bad) > SHOWN_BAD_FILES else ""
+        msg = (
+            f"{len(bad)} unusable image file(s) under {root}: {shown}{more}; fix or remove "
+            "them, or set validation.bad_files: skip"
+        )
+        raise ValidationFailed(msg)
+    frame = frame.with_columns(
+        pl.Series("width", [item.width for item in found], dtype=pl.Int32),
+        pl.Series("height", [item.height for item in found], dtype=pl.Int32),
+        pl.Series("mode", [item.mode for item in found], dtype=pl.String),
+        pl.Series("format", [item.format for item in found], dtype=pl.String),
+        pl.Series("orientation", [item.orientation for item in found], dtype=pl.Int8),
+    ).filter(pl.col("mode").is_not_null())
+
+    counts = class_counts(frame[label])
+    _check_folder_names(counts, label)
+    check_class_sizes(counts, label=label)
+    duplicates = _duplicates(frame, label)
+    extra = {
+        "bad_files_policy": bad_files,
+        "bad_files": bad,
+        "max_pixels": max_pixels,
+        "duplicates": duplicates,
+        "modes": dict(sorted(frame["mode"].value_counts().iter_rows())),
+        "exif_rotated": int((frame["orientation"] != 1).sum()),
+    }
+    return CheckedTable(
+        frame=frame,
+        rows_dropped=rows_dropped,
+        null_counts=result.null_counts,
+        class_counts=counts,
+        extra=extra,
+        report_sections=[_report_section(extra)],
+    )
+
+
+def _check_folder_names(counts: dict, label: str) -> None:
+    # Each class becomes a folder: loaders skip hidden ones and a separator would nest it.
+    for name in counts:
+        text = str(name)
+        if (
+            not text.strip()
+            or text in (".", "..")
+            or text.startswith(".")
+            or any(char in text for char in ("/", "\\", "\0"))
+        ):
+            msg = (
+                f"class {name!r} of label '{label}' cannot be an output folder name (empty, "
+                "hidden, or holding a path separator); rename the class"
+            )
+            raise DataError(msg)
+
+
+def _duplicates(frame: pl.DataFrame, label: str) -> dict[str, int]:
+    groups = (
+        frame.group_by(SHA256)
+        .agg(pl.len().alias("copies"), pl.col(label).n_unique().alias("labels"))
+        .filter(pl.col("copies") > 1)
+    )
+    return {
+        "groups": groups.height,
+        "images": int(groups["copies"].sum() or 0),
+        "groups_with_conflicting_labels": int((groups["labels"] > 1).sum()),
+    }
+
+
+def _report_section(extra: dict) -> str:
+    dup = extra["duplicates"]
+    modes = ", ".join(f"{mode} ({count})" for mode, count in extra["modes"].items())
+    lines = [
+        "## Image checks",
+        "",
+        f"- pixel modes: {modes}",
+        f"- exact duplicates (same content): {dup['images']} images in {dup['groups']} groups, "
+        "each group kept in one split"
+        + (
+            f"; {dup['groups_with_conflicting_labels']} groups carry more than one label"
+            if dup["groups_with_conflicting_labels"]
+            else ""
+        ),
+        f"- EXIF-rotated images: {extra['exif_rotated']} (orientation applied before augmenting; "
+        "originals are linked unchanged)",
+    ]
+    bad = extra["bad_files"]
+    if bad:
+        lines += [
+            f"- bad files skipped (`bad_files: {extra['bad_files_policy']}`): {len(bad)}",
+            "",
+            "| file | problem |",
+            "|---|---|",
+            *[f"| `{item['path']}` | {item['problem']} |" for item in bad],
+        ]
+    else:
+        lines.append("- bad files: none")
+    return "\n".join(lines)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
