@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install
 	$(BIN)/rebalance run configs/loans.yaml
+	$(BIN)/python demo/make_digits.py
+	$(BIN)/rebalance run configs/digits.yaml
 
 lint: install
 	$(BIN)/ruff check .

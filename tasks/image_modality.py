@@ -22,7 +22,7 @@ import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -78,6 +78,9 @@ def output_schema(label: str, label_dtype: pl.DataType) -> dict[str, pl.DataType
 
 class ImageModality:
     """Image classification datasets: an ImageFolder tree or a `path,label` table."""
+
+    # train.parquet's path is the copy inside the run folder; source_path is the split's path.
+    output_columns: ClassVar[dict[str, str | None]] = {PATH: None, SOURCE_PATH: PATH}
 
     def check_config(self, config: ImageConfig, /) -> str | None:
         compose = build_pipeline(config.rebalance.augmentations, seed=config.split.seed)

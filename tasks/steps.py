@@ -182,6 +182,7 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConf
         split_train=splits.train,
         holdout_sha256=splits.holdout_sha256,
         sample_keys=lambda frame: modality.group_keys(frame, columns, config),
+        output_columns=getattr(modality, "output_columns", None),
     )
     get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")
 

@@ -7,7 +7,7 @@ into a failed run instead of a training set that silently leaks or lies.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -43,6 +43,7 @@ def check_run_invariants(
     split_train: pl.DataFrame,
     holdout_sha256: dict[str, str],
     sample_keys: Callable[[pl.DataFrame], pl.Series | None],
+    output_columns: Mapping[str, str | None] | None = None,
 ) -> None:
     """Check the run folder before it is published.
 
@@ -51,6 +52,9 @@ def check_run_invariants(
     - the original train samples are exactly split rows (all of them unless the sampler
       removes rows);
     - class counts in the files match manifest.json.
+
+    `output_columns` maps a train.parquet column to the split column it holds (None: a column
+    the modality rewrites, such as an image's path inside the run folder).
 
     Raises:
         InvariantViolation: naming the invariant and the file that breaks it.
@@ -69,9 +73,15 @@ def check_run_invariants(
     for split, frame in holdouts.items():
         if SYNTHETIC in frame.columns and frame[SYNTHETIC].any():
             _fail(f"{split}.parquet holds synthetic samples")
-    _check_originals(originals, split_train, manifest)
+    _check_originals(_as_split_columns(originals, output_columns or {}), split_train, manifest)
     _check_no_leak(originals, holdouts, sample_keys)
     _check_counts(label, train, holdouts, manifest)
+
+
+def _as_split_columns(frame: pl.DataFrame, output_columns: Mapping[str, str | None]):
+    dropped = [name for name, target in output_columns.items() if target is None]
+    renamed = {name: target for name, target in output_columns.items() if target is not None}
+    return frame.drop(dropped, strict=False).rename(renamed, strict=False)
 
 
 def _check_originals(originals: pl.DataFrame, split_train: pl.DataFrame, manifest: dict) -> None:
