@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from uuid import UUID
 
 from prefect import get_client
@@ -88,10 +88,9 @@ class _TaskRunRecordFilter(logging.Filter):
         task_run_id = getattr(record, "task_run_id", None)
         flow_run_id = getattr(record, "flow_run_id", None)
         if task_run_id and flow_run_id:
-            try:
+            # ValueError: not a run's record, someone's own `extra` reusing the names.
+            with suppress(ValueError):
                 self._tracker._add(UUID(str(flow_run_id)), UUID(str(task_run_id)))
-            except ValueError:
-                pass  # not a run's record: someone's own `extra` reusing the names
         # Records below the level the user configured exist only because `track_task_runs`
         # lowered it; drop them so handlers see exactly what they would have seen.
         return record.levelno >= self._level
