@@ -88,6 +88,10 @@ def modality_for(name: str, /) -> Modality:
         from tasks.tabular_modality import TABULAR
 
         return TABULAR
+    if name == "text":
+        from tasks.text_modality import TEXT
+
+        return TEXT
     msg = f"unknown modality '{name}'"
     raise ValueError(msg)
 
