@@ -178,7 +178,10 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
         except ModelUnavailable as exc:
             if options.fallback is None:
                 raise
-            notes.append(f"{exc}; used the offline fallback {options.fallback} instead")
+            notes.append(
+                f"translation model '{exc.model}' could not be loaded ({exc.reason}): used the "
+                f"offline fallback {options.fallback} instead of back-translation"
+            )
             method = options.fallback
 
     started = time.perf_counter()
@@ -245,7 +248,8 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
         accepted, stats = paraphrase(
             sources,
             needed,
-            variants=range(rounds_needed + 5),
+            # Short texts give few distinct edits, so allow rounds for duplicates to be redrawn.
+            variants=range(4 * rounds_needed + 5),
             produce=produce,
             gate=gate,
             existing=existing,

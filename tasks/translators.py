@@ -8,17 +8,25 @@ really sends to `generate`, so callers (and tests) can see what the translation 
 from __future__ import annotations
 
 import hashlib
+import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rebalance.errors import RebalanceError
+from rebalance.errors import ConfigError, RebalanceError
 
 
 class ModelUnavailable(RebalanceError):
     """A translation model cannot be loaded (offline, missing, not a MarianMT model)."""
+
+    def __init__(self, message: str, /, *, model: str = "", reason: str = "") -> None:
+        # Defaults keep the exception picklable (pickle re-creates it from the message alone).
+        super().__init__(message)
+        self.model = model
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,7 @@ def resolve_device(requested: str, /) -> str:
 
     if requested == "cuda" and not torch.cuda.is_available():
         msg = "rebalance.device is cuda but torch sees no CUDA GPU; set device: auto or cpu"
-        raise ModelUnavailable(msg)
+        raise ConfigError(msg)
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return requested
@@ -180,13 +188,13 @@ def load_marian(
     """
     path = Path(name).expanduser() if is_local(name) else None
     if path is not None and not (path / "config.json").is_file():
+        reason = f"folder {path} does not exist or has no config.json"
         msg = (
-            f"translation model folder {path} does not exist or has no config.json; save a "
-            "MarianMT model there (save_pretrained), fix rebalance.model, or set "
-            "rebalance.fallback: eda"
+            f"cannot load translation model '{name}': {reason}; save a MarianMT model there "
+            "(save_pretrained), fix rebalance.model, or set rebalance.fallback: eda"
         )
-        raise ModelUnavailable(msg)
-    with warnings.catch_warnings():
+        raise ModelUnavailable(msg, model=name, reason=reason)
+    with warnings.catch_warnings(), _quiet_hub():
         # MarianTokenizer recommends sacremoses for punctuation normalisation; not needed.
         warnings.filterwarnings("ignore", message=".*sacremoses.*")
         from transformers import MarianMTModel, MarianTokenizer
@@ -199,14 +207,15 @@ def load_marian(
             )
             tokenizer = MarianTokenizer.from_pretrained(source, **options)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            reason = " ".join(str(exc).split())[:200]
+            # The first sentence says enough (transformers' messages run on with links).
+            reason = " ".join(str(exc).split()).split(". ")[0][:160] or type(exc).__name__
             msg = (
                 f"cannot load translation model '{name}' ({reason}); on a machine with "
                 f"network run `hf download {name}` to fill the Hugging Face cache (HF_HOME), "
                 "or save it to a folder and point rebalance.model at it (e.g. "
                 "/models/opus-mt-{src}-{tgt}), or set rebalance.fallback: eda"
             )
-            raise ModelUnavailable(msg) from None
+            raise ModelUnavailable(msg, model=name, reason=reason) from None
     import torch
 
     device = resolve_device(runtime.device)
@@ -220,6 +229,18 @@ def load_marian(
     return MarianTranslator(
         model, tokenizer, model_id=model_id, decoding=decoding, runtime=runtime, device=device
     )
+
+
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Hide huggingface_hub's per-retry warnings while loading; the one error says it all."""
+    hub = logging.getLogger("huggingface_hub")
+    level = hub.level
+    hub.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub.setLevel(level)
 
 
 def _revision(name: str, path: Path | None, revision: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,12 +60,14 @@ def build_marian(folder: Path, /, *, corpus: Iterable[str] = CORPUS, seed: int =
         vocab.setdefault(processor.id_to_piece(index), len(vocab))
     vocab["<pad>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    tokenizer = MarianTokenizer(
-        source_spm=str(folder / "source.spm"),
-        target_spm=str(folder / "target.spm"),
-        vocab=str(folder / "vocab.json"),
-        model_max_length=MAX_POSITIONS,
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*sacremoses.*")
+        tokenizer = MarianTokenizer(
+            source_spm=str(folder / "source.spm"),
+            target_spm=str(folder / "target.spm"),
+            vocab=str(folder / "vocab.json"),
+            model_max_length=MAX_POSITIONS,
+        )
     config = MarianConfig(
         vocab_size=len(vocab),
         d_model=16,
