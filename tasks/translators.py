@@ -234,13 +234,17 @@ def load_marian(
 @contextmanager
 def _quiet_hub() -> Iterator[None]:
     """Hide huggingface_hub's per-retry warnings while loading; the one error says it all."""
-    hub = logging.getLogger("huggingface_hub")
-    level = hub.level
-    hub.setLevel(logging.ERROR)
+    loggers = [
+        logging.getLogger(name) for name in ("huggingface_hub", "huggingface_hub.utils._http")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        hub.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _revision(name: str, path: Path | None, revision: str | None) -> str:
