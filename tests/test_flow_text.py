@@ -160,6 +160,9 @@ def test_manifest_report_and_class_weights_describe_the_run(text_run):
     assert weights["balanced"]["ordered"] == [
         weights["balanced"]["by_label"][name] for name in weights["classes"]
     ]
+    assert "- bad_texts_dropped: {'empty or whitespace-only': 1, 'not a string (int 404)': 1}" in (
+        report
+    )
     assert "## Paraphrasing" in report
     assert "back_translation (MarianMT)" in report
     assert re.search(r"\| refund \| \d+ \| \d+ \| \d+ \| \d+% \|", report)
