@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from rebalance.errors import DataError
 from tasks.translators import Translation, Translator
 
 META_FILE = "meta.json"
@@ -52,10 +53,17 @@ class TranslationCache:
         if not folder.is_dir():
             return entries
         for part in sorted(folder.glob("*.jsonl")):
-            with part.open(encoding="utf-8") as handle:
-                for line in handle:
-                    entry = json.loads(line)
-                    entries[entry["key"]] = entry
+            try:
+                with part.open(encoding="utf-8") as handle:
+                    for line in handle:
+                        entry = json.loads(line)
+                        entries[entry["key"]] = entry
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+                msg = (
+                    f"translation cache file {part} is damaged ({type(exc).__name__}: {exc}); "
+                    "delete it (its texts are translated again) or set rebalance.cache_dir"
+                )
+                raise DataError(msg) from None
         return entries
 
     def translate(

@@ -188,3 +188,20 @@ def test_the_fallback_runs_eda_and_says_so(tmp_path):
     assert "'Helsinki-NLP/opus-mt-en-de' could not be loaded" in result.notes[0]
     assert "offline fallback eda" in result.notes[0]
     assert "offline fallback" in result.report_sections[0]
+
+
+def test_a_damaged_cache_file_is_named_with_the_fix(marian_template, tmp_path):
+    from rebalance.errors import DataError
+
+    train = train_frame(6, {"refund": 4})
+    config = text_config(tmp_path, model=marian_template)
+    rebalance_texts(train, columns=COLUMNS, config=config)
+    (part,) = [p for p in (tmp_path / "cache").rglob("*.jsonl") if "de-en" in _meta(p)]
+    part.write_text(part.read_text()[:-20], encoding="utf-8")
+
+    with pytest.raises(DataError, match=r"translation cache file .*\.jsonl is damaged.*delete it"):
+        rebalance_texts(train, columns=COLUMNS, config=config)
+
+
+def _meta(part) -> str:
+    return (part.parent / "meta.json").read_text()

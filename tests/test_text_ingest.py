@@ -169,3 +169,21 @@ def test_duplicates_after_normalisation_share_a_group_key_across_classes(tmp_pat
         "duplicate_text_rows": 3,
         "duplicate_texts_across_classes": 1,
     }
+
+
+def test_repeated_ids_are_an_error_naming_the_column(tmp_path):
+    path = tmp_path / "texts.jsonl"
+    rows = [{"id": f"T{i % 12}", **row} for i, row in enumerate(_good_rows())]
+    _write_jsonl(path, rows)
+    frame, columns, _ = read_texts(path, text_column="text", label="label", id_column="id")
+
+    with pytest.raises(DataError, match=r"id column 'id' of .* repeats ids \(2 rows, e.g. 'T0'\)"):
+        validate_texts(
+            frame,
+            columns=columns,
+            null_policy="fail",
+            bad_text_policy="fail",
+            dataset="t",
+            source=path,
+            output_dir=tmp_path / "validation",
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from rebalance.errors import ValidationFailed
+from rebalance.errors import DataError, ValidationFailed
 from tasks.ingest import Columns
 from tasks.modality import CheckedTable
 from tasks.split import check_class_sizes, class_counts
@@ -36,6 +36,7 @@ def validate_texts(
         DataError: a single class, or a class too small to split.
     """
     (text,) = columns.features
+    _check_unique_ids(frame, columns.id_column, source)
     result = check_nulls(frame, columns=columns.kept, dataset=dataset, output_dir=output_dir)
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     if with_nulls and null_policy == "fail":
@@ -84,6 +85,18 @@ def validate_texts(
             **duplicate_stats(frame, text=text, label=columns.label),
         },
     )
+
+
+def _check_unique_ids(frame: pl.DataFrame, id_column: str, source: Path) -> None:
+    # Paraphrases name their source by id (`source_row_id`), so ids must be unique.
+    repeated = frame.filter(pl.col(id_column).is_duplicated() & pl.col(id_column).is_not_null())
+    if repeated.height:
+        example = repeated[id_column][0]
+        msg = (
+            f"id column '{id_column}' of {source} repeats ids ({repeated.height} rows, e.g. "
+            f"{example!r}); make the ids unique or leave id_column empty to use row numbers"
+        )
+        raise DataError(msg)
 
 
 def duplicate_stats(frame: pl.DataFrame, /, *, text: str, label: str) -> dict[str, int]:
