@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ from tasks.class_weights import CLASS_WEIGHTS_FILE, class_weights_for_training
 from tasks.eda import eda_paraphrase, eda_rng, words_of
 from tasks.ingest import Columns, file_sha256
 from tasks.modality import SYNTHETIC, CheckedTable, Ingested, Resampled, write_parquet
-from tasks.paraphrase import Candidate, Gate, Source, needed_per_class, paraphrase, shortfall_notes
+from tasks.paraphrase import (
+    Candidate,
+    ClassStats,
+    Gate,
+    Source,
+    needed_per_class,
+    paraphrase,
+    shortfall_notes,
+)
 from tasks.split import class_counts
 from tasks.text_ingest import normalise_text, normalised_text_expr, read_texts
 from tasks.translation_cache import TranslationCache
@@ -134,11 +143,11 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
     """
     options = config.rebalance
     label, text, id_column = columns.label, columns.features[0], columns.id_column
-    counts = class_counts(train[label])
-    needed = needed_per_class(counts, options.target)
+    needed = needed_per_class(class_counts(train[label]), options.target)
     if options.method == "none" or not any(needed.values()):
         return _resampled(train, [], columns, config, method="none", extra={}, sections=[])
 
+    # Only training texts of classes below their target are ever paraphrased.
     sources = {
         name: [
             Source(row_id, body)
@@ -149,22 +158,17 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
         for name, count in needed.items()
         if count
     }
-    existing = {normalise_text(body) for body in train[text].to_list()}
-    gate = Gate(options.min_length_ratio, options.max_length_ratio)
+    job = _Job(
+        sources=sources,
+        needed=needed,
+        gate=Gate(options.min_length_ratio, options.max_length_ratio),
+        existing={normalise_text(body) for body in train[text].to_list()},
+        config=config,
+    )
     notes: list[str] = []
     method = options.method
     translators = None
     if method == "back_translation":
-        decoding = Decoding(
-            max_new_tokens=options.max_new_tokens,
-            num_beams=options.num_beams,
-            do_sample=options.do_sample,
-            top_p=options.top_p,
-            temperature=options.temperature,
-        )
-        runtime = Runtime(
-            device=options.device, num_threads=options.num_threads, batch_size=options.batch_size
-        )
         try:
             translators = load_translators(
                 options.model,
@@ -172,8 +176,12 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
                 options.pivots,
                 revision=options.revision,
                 local_files_only=options.local_files_only,
-                decoding=decoding,
-                runtime=runtime,
+                decoding=_decoding(config),
+                runtime=Runtime(
+                    device=options.device,
+                    num_threads=options.num_threads,
+                    batch_size=options.batch_size,
+                ),
             )
         except ModelUnavailable as exc:
             if options.fallback is None:
@@ -185,97 +193,147 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
             method = options.fallback
 
     started = time.perf_counter()
-    extra: dict[str, Any] = {"method": method, "target": options.target}
     if translators is not None:
-        cache = TranslationCache(options.cache_dir or config.output / ".translation-cache")
-        truncated: Counter = Counter()
-        produce = back_translator(
-            translators,
-            cache,
-            source_language=options.source_language,
-            decoding=decoding,
-            seed=config.split.seed,
-            truncated=truncated,
-        )
-        rounds = variants(
-            options.pivots, samples_per_pivot=options.samples_per_pivot, do_sample=options.do_sample
-        )
-        accepted, stats = paraphrase(
-            sources, needed, variants=rounds, produce=produce, gate=gate, existing=existing
-        )
-        written = cache.flush()
-        generated = sum(t.texts_generated for t in translators.values())
-        extra |= {
-            "method_label": "back_translation (MarianMT)",
-            "models": {f"{src}→{tgt}": t.model_id for (src, tgt), t in translators.items()},
-            "device": next(iter(translators.values())).device,
-            "decoding": decoding.generate_kwargs(),
-            "batch_size": options.batch_size,
-            "truncated_inputs": {leg: int(truncated[leg]) for leg in sorted(truncated)},
-            "cache": {
-                "folder": str(cache.folder),
-                "hits": cache.hits,
-                "misses": cache.misses,
-                "entries_written": written,
-            },
-            "texts_translated": generated,
-        }
-        hint = "add pivots, raise samples_per_pivot (with do_sample) or widen the length band"
-
-        def provenance(candidate: Candidate) -> tuple[str | None, str]:
-            pivot = candidate.variant[0]
-            there = model_name(options.model, src=options.source_language, tgt=pivot)
-            back = model_name(options.model, src=pivot, tgt=options.source_language)
-            return pivot, f"{there} → {back}"
+        rows, stats, extra, hint = _back_translate(job, translators)
     else:
-        vocabulary = {
-            name: sorted({word for item in items for word in words_of(item.text)})
-            for name, items in sources.items()
-        }
-
-        def produce(round_index: int, labels: list[object], texts: list[str]) -> list[str]:
-            return [
-                eda_paraphrase(
-                    body,
-                    vocabulary=vocabulary[name],
-                    alpha=options.alpha,
-                    rng=eda_rng(config.split.seed, round_index, body),
-                )
-                for name, body in zip(labels, texts, strict=True)
-            ]
-
-        rounds_needed = max(math.ceil(needed[name] / len(items)) for name, items in sources.items())
-        accepted, stats = paraphrase(
-            sources,
-            needed,
-            # Short texts give few distinct edits, so allow rounds for duplicates to be redrawn.
-            variants=range(4 * rounds_needed + 5),
-            produce=produce,
-            gate=gate,
-            existing=existing,
-        )
-        extra |= {"method_label": EDA_LABEL, "alpha": options.alpha}
-        hint = "raise alpha, widen the length band, or add training texts to the class"
-
-        def provenance(candidate: Candidate) -> tuple[str | None, str]:
-            return None, "eda"
-
-    seconds = time.perf_counter() - started
-    extra |= {
-        "seconds": round(seconds, 3),
+        rows, stats, extra, hint = _eda(job)
+    extra = {
+        "method": method,
+        "target": options.target,
+        **extra,
+        "seconds": round(time.perf_counter() - started, 3),
         "per_class": {str(name): item.as_dict() for name, item in stats.items()},
     }
     notes += shortfall_notes(stats, hint=hint)
-    rows = [(candidate, *provenance(candidate)) for candidate in accepted]
-    sections = [_report_section(extra, rows)]
     return _resampled(
-        train, rows, columns, config, method=method, extra=extra, sections=sections, notes=notes
+        train,
+        rows,
+        columns,
+        config,
+        method=method,
+        extra=extra,
+        sections=[_report_section(extra, rows)],
+        notes=notes,
     )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What both methods paraphrase, and against what."""
+
+    sources: dict[object, list[Source]]
+    needed: dict[object, int]
+    gate: Gate
+    existing: set[str]
+    config: TextConfig
+
+
+# An accepted paraphrase with its pivot (None for eda) and model (or "eda").
+Row = tuple[Candidate, str | None, str]
+
+
+def _decoding(config: TextConfig) -> Decoding:
+    options = config.rebalance
+    return Decoding(
+        max_new_tokens=options.max_new_tokens,
+        num_beams=options.num_beams,
+        do_sample=options.do_sample,
+        top_p=options.top_p,
+        temperature=options.temperature,
+    )
+
+
+def _back_translate(
+    job: _Job, translators: dict[tuple[str, str], Any]
+) -> tuple[list[Row], dict[object, ClassStats], dict[str, Any], str]:
+    options = job.config.rebalance
+    decoding = _decoding(job.config)
+    cache = TranslationCache(options.cache_dir or job.config.output / ".translation-cache")
+    truncated: Counter = Counter()
+    produce = back_translator(
+        translators,
+        cache,
+        source_language=options.source_language,
+        decoding=decoding,
+        seed=job.config.split.seed,
+        truncated=truncated,
+    )
+    rounds = variants(
+        options.pivots, samples_per_pivot=options.samples_per_pivot, do_sample=options.do_sample
+    )
+    accepted, stats = paraphrase(
+        job.sources,
+        job.needed,
+        variants=rounds,
+        produce=produce,
+        gate=job.gate,
+        existing=job.existing,
+    )
+    written = cache.flush()
+    extra = {
+        "method_label": "back_translation (MarianMT)",
+        "models": {f"{src}→{tgt}": t.model_id for (src, tgt), t in translators.items()},
+        "device": next(iter(translators.values())).device,
+        "decoding": decoding.generate_kwargs(),
+        "batch_size": options.batch_size,
+        "truncated_inputs": {leg: int(truncated[leg]) for leg in sorted(truncated)},
+        "cache": {
+            "folder": str(cache.folder),
+            "hits": cache.hits,
+            "misses": cache.misses,
+            "entries_written": written,
+        },
+        "texts_translated": sum(t.texts_generated for t in translators.values()),
+    }
+    rows = []
+    for candidate in accepted:
+        pivot = candidate.variant[0]
+        there = model_name(options.model, src=options.source_language, tgt=pivot)
+        back = model_name(options.model, src=pivot, tgt=options.source_language)
+        rows.append((candidate, pivot, f"{there} → {back}"))
+    hint = "add pivots, raise samples_per_pivot (with do_sample) or widen the length band"
+    return rows, stats, extra, hint
+
+
+def _eda(job: _Job) -> tuple[list[Row], dict[object, ClassStats], dict[str, Any], str]:
+    options = job.config.rebalance
+    # In-corpus words: each class inserts only words from its own training texts.
+    vocabulary = {
+        name: sorted({word for item in items for word in words_of(item.text)})
+        for name, items in job.sources.items()
+    }
+
+    def produce(round_index: int, labels: list[object], texts: list[str]) -> list[str]:
+        return [
+            eda_paraphrase(
+                body,
+                vocabulary=vocabulary[name],
+                alpha=options.alpha,
+                rng=eda_rng(job.config.split.seed, round_index, body),
+            )
+            for name, body in zip(labels, texts, strict=True)
+        ]
+
+    rounds_needed = max(
+        math.ceil(job.needed[name] / len(items)) for name, items in job.sources.items()
+    )
+    accepted, stats = paraphrase(
+        job.sources,
+        job.needed,
+        # Short texts give few distinct edits, so allow rounds for duplicates to be redrawn.
+        variants=range(4 * rounds_needed + 5),
+        produce=produce,
+        gate=job.gate,
+        existing=job.existing,
+    )
+    extra = {"method_label": EDA_LABEL, "alpha": options.alpha}
+    hint = "raise alpha, widen the length band, or add training texts to the class"
+    return [(candidate, None, "eda") for candidate in accepted], stats, extra, hint
 
 
 def _resampled(
     train: pl.DataFrame,
-    rows: list[tuple[Candidate, str | None, str]],
+    rows: list[Row],
     columns: Columns,
     config: TextConfig,
     *,
@@ -327,7 +385,7 @@ def _cell(text: str, limit: int = 100) -> str:
     return flat.replace("|", "\\|")
 
 
-def _report_section(extra: dict[str, Any], rows: list[tuple[Candidate, str | None, str]]) -> str:
+def _report_section(extra: dict[str, Any], rows: list[Row]) -> str:
     lines = ["## Paraphrasing", "", f"Method: **{extra['method_label']}**.", ""]
     if extra["method"] == "eda":
         lines += [
