@@ -21,6 +21,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from rebalance.errors import ConfigError
@@ -221,18 +222,144 @@ class ImageConfig(CommonConfig):
     rebalance: ImageRebalanceConfig = Field(default_factory=ImageRebalanceConfig)
 
 
+# --- text modality (issue 4) -------------------------------------------------------------
+
+
+class TextValidationConfig(ValidationConfig):
+    """Nulls, plus texts that cannot be used: empty or whitespace-only, not strings, bad bytes."""
+
+    bad_text_policy: Literal["fail", "drop"] = Field(
+        "fail",
+        description="`fail` stops the run and names each bad row (empty or whitespace-only "
+        "text, a non-string value, undecodable bytes); `drop` removes them and counts them "
+        "in the report.",
+    )
+
+
+class TextRebalanceConfig(_Section):
+    """How minority-class training texts are paraphrased."""
+
+    method: Literal["back_translation", "eda", "none"] = Field(
+        "back_translation",
+        description="`back_translation` (source → pivot → source with MarianMT), `eda` (random "
+        "swap / deletion / insertion of in-corpus words: the model-free, offline method) or "
+        "`none`.",
+    )
+    fallback: Literal["eda"] | None = Field(
+        None,
+        description="Method used when no translation model can be loaded; without one, that "
+        "is an error saying which model and how to provide it.",
+    )
+    target: Literal["majority"] | int | dict[str, int] = Field(
+        "majority",
+        description="Training texts per class after rebalancing: `majority` (every class up to "
+        "the largest), a number (every smaller class up to it), or a {class: count} mapping.",
+    )
+    source_language: str = Field("en", description="Language code of the texts.")
+    pivots: list[str] = Field(
+        default_factory=lambda: ["de"],
+        min_length=1,
+        description="Pivot languages; several give more varied paraphrases.",
+    )
+    model: str = Field(
+        "Helsinki-NLP/opus-mt-{src}-{tgt}",
+        description="Template naming each direction's model: a Hugging Face hub name or a "
+        "local folder (e.g. /models/opus-mt-{src}-{tgt}), loaded with from_pretrained.",
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    local_files_only: bool = Field(
+        False,
+        description="Load models only from a local folder or the Hugging Face cache, never "
+        "the network.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto`: CUDA (fp16) if available, else CPU."
+    )
+    num_threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch; torch's default when empty."
+    )
+    batch_size: int = Field(16, ge=1, description="Texts per generate call (length-sorted).")
+    max_new_tokens: int = Field(256, ge=1, description="Most tokens generated per text.")
+    num_beams: int = Field(1, ge=1, description="Beams of beam search (1: none).")
+    do_sample: bool = Field(
+        True, description="Sample instead of greedy/beam decoding: more varied paraphrases."
+    )
+    top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling mass (with do_sample).")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature (with do_sample).")
+    samples_per_pivot: int = Field(
+        3,
+        ge=1,
+        description="Sampled decodes tried per text and pivot when a class needs more "
+        "paraphrases than it has texts (with do_sample).",
+    )
+    min_length_ratio: float = Field(
+        0.5, ge=0, description="Quality gate: shortest paraphrase, as a share of its source."
+    )
+    max_length_ratio: float = Field(
+        2.0, gt=0, description="Quality gate: longest paraphrase, as a multiple of its source."
+    )
+    alpha: float = Field(
+        0.1, gt=0, le=1, description="eda: share of a text's words changed per paraphrase."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Translation cache folder, kept across runs; `<output>/.translation-cache` "
+        "when empty.",
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _positive_target(cls, target: object) -> object:
+        counts = target.values() if isinstance(target, dict) else [target]
+        if any(isinstance(count, int) and count < 1 for count in counts):
+            msg = f"rebalance.target counts must be at least 1, got {target!r}"
+            raise ValueError(msg)
+        return target
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TextRebalanceConfig:
+        if self.min_length_ratio >= self.max_length_ratio:
+            msg = (
+                f"min_length_ratio ({self.min_length_ratio}) must be below max_length_ratio "
+                f"({self.max_length_ratio})"
+            )
+            raise ValueError(msg)
+        if "{tgt}" not in self.model:
+            msg = f"model {self.model!r} must contain {{tgt}} (and usually {{src}})"
+            raise ValueError(msg)
+        if self.source_language in self.pivots:
+            msg = f"pivots {self.pivots} must not include the source language"
+            raise ValueError(msg)
+        return self
+
+
+class TextConfig(CommonConfig):
+    """A text classification dataset: one text column and a label."""
+
+    modality: Literal["text"] = Field(..., description="Kind of data in `source`.")
+    source: Path = Field(..., description="CSV, Parquet or NDJSON/JSONL file with the texts.")
+    text_column: str = Field("text", description="Column holding the texts.")
+    id_column: str | None = Field(
+        None, description="Row id column; the row's position in the file when left empty."
+    )
+    validation: TextValidationConfig = Field(default_factory=TextValidationConfig)
+    rebalance: TextRebalanceConfig = Field(default_factory=TextRebalanceConfig)
+
+
 def _modality_of(value: Any) -> str:
-    # A config without `modality` is tabular (the first modality; old configs stay valid).
+    # A config without `modality` is tabular (the first modality, so old configs still work).
     if isinstance(value, dict):
         return value.get("modality", "tabular")
     return getattr(value, "modality", "tabular")
 
 
-MODALITIES = ("tabular", "image")
+MODALITIES = ("tabular", "image", "text")
 
 # The flow's parameter type: one config model per modality, chosen by `modality`.
 RunConfig = Annotated[
-    Annotated[TabularConfig, Tag("tabular")] | Annotated[ImageConfig, Tag("image")],
+    Annotated[TabularConfig, Tag("tabular")]
+    | Annotated[ImageConfig, Tag("image")]
+    | Annotated[TextConfig, Tag("text")],
     Discriminator(
         _modality_of,
         custom_error_type="invalid_modality",
@@ -240,7 +367,6 @@ RunConfig = Annotated[
     ),
 ]
 _RUN_CONFIG = TypeAdapter(RunConfig)
-# ---- end of image modality --------------------------------------------------------------------
 
 
 def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -300,6 +426,10 @@ def describe_validation_error(exc: ValidationError) -> str:
             problems.append(f"'modality': {error['msg']}")
         elif error["type"] == "extra_forbidden":
             problems.append(f"unknown key '{key}' (remove it or check its spelling)")
+        elif error["type"] == "union_tag_invalid":
+            problems.append(
+                f"'modality': {error['ctx']['tag']!r} is not one of {', '.join(MODALITIES)}"
+            )
         elif error["type"] == "missing":
             problems.append(f"missing key '{key}'")
         else:

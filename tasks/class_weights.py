@@ -48,3 +48,38 @@ def class_weights(counts: Mapping[object, int], /, *, beta: float) -> dict[str, 
 def _by_name(weights: Mapping[object, float]) -> dict[str, float]:
     # JSON object keys are strings; `classes` keeps the original label values and order.
     return {str(name): round(weight, 10) for name, weight in weights.items()}
+
+
+CLASS_WEIGHTS_FILE = "class_weights.json"
+
+
+def class_weights_for_training(
+    counts: Mapping[object, int], /, *, beta: float, label: str
+) -> dict[str, object]:
+    """`class_weights.json`: weights a training job uses directly.
+
+    `classes` is the label encoding (sorted labels, as scikit-learn's LabelEncoder orders
+    them): index i of each `ordered` list is the weight of `classes[i]`, ready for e.g.
+    `torch.nn.CrossEntropyLoss(weight=torch.tensor(ordered))`. `by_label` maps each label
+    (as a string: JSON keys are strings) to its weight.
+    """
+    classes = sorted(counts)
+    schemes = {
+        "balanced": balanced_weights(counts),
+        "effective_number": effective_number_weights(counts, beta=beta),
+    }
+    return {
+        "label_column": label,
+        "classes": classes,
+        "counts": [int(counts[name]) for name in classes],
+        "computed_from": "training split before rebalancing",
+        "default": "balanced",
+        **{
+            scheme: {
+                "by_label": {str(name): round(weights[name], 10) for name in classes},
+                "ordered": [round(weights[name], 10) for name in classes],
+            }
+            for scheme, weights in schemes.items()
+        },
+        "effective_number_beta": beta,
+    }

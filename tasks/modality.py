@@ -94,6 +94,10 @@ def modality_for(name: str, /) -> Modality:
         from tasks.image_modality import IMAGE
 
         return IMAGE
+    if name == "text":
+        from tasks.text_modality import TEXT
+
+        return TEXT
     msg = f"unknown modality '{name}'"
     raise ValueError(msg)
 

@@ -54,8 +54,9 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         "",
         f"Run `{manifest['run_id']}` of `{manifest['source']['path']}` "
         f"({manifest['rows']['read']} rows read, {manifest['rows']['dropped']} dropped "
-        "by the null policy).",
+        "by validation).",
         "",
+        *_validation_findings(manifest["validation"]),
         "| class | train before | train after | val | test |",
         "|---|---:|---:|---:|---:|",
         *[
@@ -104,6 +105,13 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
     for section in manifest.get("report_sections", []):
         lines += [section.rstrip(), ""]
     return "\n".join(lines)
+
+
+def _validation_findings(validation: Mapping[str, Any]) -> list[str]:
+    """A modality's own validation findings (bad texts, duplicates...), one bullet each."""
+    shared = {"null_counts", "null_policy", "result", "data_docs"}
+    findings = [f"- {key}: {value}" for key, value in validation.items() if key not in shared]
+    return [*findings, ""] if findings else []
 
 
 def text_bars(rows: list[dict[str, Any]]) -> list[str]:

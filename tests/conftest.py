@@ -24,3 +24,14 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT):
         yield
+
+
+@pytest.fixture(scope="session")
+def marian_template(tmp_path_factory):
+    """Tiny random-weight MarianMT models en→de and de→en, saved locally once per session.
+
+    Returns the `rebalance.model` template that names them (`<tmp>/opus-mt-{src}-{tgt}`).
+    """
+    from tests.marian_models import build_models
+
+    return build_models(tmp_path_factory.mktemp("marian"), source="en", pivots=("de",))

@@ -1,0 +1,264 @@
+"""Translation behind a small Protocol, and its MarianMT adapter (transformers, imported lazily).
+
+`load_marian` is the only place that touches transformers and torch, so importing the project
+stays fast and the rest of back-translation is plain Python. The adapter counts the texts it
+really sends to `generate`, so callers (and tests) can see what the translation cache saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from rebalance.errors import ConfigError, RebalanceError
+
+
+class ModelUnavailable(RebalanceError):
+    """A translation model cannot be loaded (offline, missing, not a MarianMT model)."""
+
+    def __init__(self, message: str, /, *, model: str = "", reason: str = "") -> None:
+        # Defaults keep the exception picklable (pickle re-creates it from the message alone).
+        super().__init__(message)
+        self.model = model
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """`generate` options, in transformers' own names; part of every cache key."""
+
+    max_new_tokens: int
+    num_beams: int
+    do_sample: bool
+    top_p: float
+    temperature: float
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `model.generate` (sampling options only when sampling)."""
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "num_beams": self.num_beams,
+            "do_sample": self.do_sample,
+        }
+        if self.do_sample:
+            kwargs |= {"top_p": self.top_p, "temperature": self.temperature}
+        return kwargs
+
+    def key(self) -> dict[str, Any]:
+        """What changes the output: sampling options count only when sampling."""
+        return self.generate_kwargs()
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One translated text, and whether its input was cut to the model's limit."""
+
+    text: str
+    truncated: bool
+
+
+class Translator(Protocol):
+    """Translates texts in one direction with one model."""
+
+    model_id: str
+    """The model's name and revision (hub commit or content digest): part of the cache key."""
+
+    def translate(self, texts: Sequence[str], /, *, seed: int) -> list[Translation]:
+        """Translate `texts` (in order); `seed` makes sampled decoding reproducible."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how models run."""
+
+    device: str = "auto"
+    num_threads: int | None = None
+    batch_size: int = 16
+
+
+class MarianTranslator:
+    """A MarianMT model and its tokenizer, with length-sorted batched generation."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        model_id: str,
+        decoding: Decoding,
+        runtime: Runtime,
+        device: str,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.decoding = decoding
+        self.runtime = runtime
+        self.device = device
+        limits = [model.config.max_position_embeddings, tokenizer.model_max_length]
+        self.max_input_tokens = int(min(limit for limit in limits if limit))
+        # The decoder cannot go past its position embeddings, whatever max_new_tokens asks.
+        self.generate_kwargs = decoding.generate_kwargs() | {
+            "max_new_tokens": min(decoding.max_new_tokens, model.config.max_position_embeddings - 1)
+        }
+        # What the cache saved shows here: texts really sent to generate, and the calls.
+        self.texts_generated = 0
+        self.generate_calls = 0
+
+    def translate(self, texts: Sequence[str], /, *, seed: int) -> list[Translation]:
+        import torch
+
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+        eos = self.tokenizer.eos_token_id
+        truncated = [len(row) > self.max_input_tokens for row in ids]
+        # Cut to the model's limit by hand (keeping </s>), so each cut is counted.
+        ids = [
+            [*row[: self.max_input_tokens - 1], eos] if cut else row
+            for row, cut in zip(ids, truncated, strict=True)
+        ]
+        # Longest first: batches of similar lengths waste little on padding.
+        order = sorted(range(len(ids)), key=lambda index: -len(ids[index]))
+        outputs: list[str] = [""] * len(ids)
+        size = self.runtime.batch_size
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+            padded = {name: tensor.to(self.device) for name, tensor in padded.items()}
+            batch_seed = _batch_seed(seed, [texts[i] for i in batch])
+            devices = [torch.device(self.device).index or 0] if self.device == "cuda" else []
+            with torch.random.fork_rng(devices=devices), torch.inference_mode():
+                # Seeded inside a forked RNG: reproducible, and the global state is untouched.
+                torch.manual_seed(batch_seed)
+                generated = self.model.generate(**padded, **self.generate_kwargs)
+            decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+            for index, text in zip(batch, decoded, strict=True):
+                outputs[index] = text
+            self.generate_calls += 1
+            self.texts_generated += len(batch)
+        return [
+            Translation(text=text, truncated=cut)
+            for text, cut in zip(outputs, truncated, strict=True)
+        ]
+
+
+def _batch_seed(seed: int, texts: Sequence[str]) -> int:
+    digest = hashlib.sha256(repr((seed, list(texts))).encode("utf-8")).digest()
+    return int.from_bytes(digest[:7], "big")
+
+
+def resolve_device(requested: str, /) -> str:
+    """`auto` is CUDA when torch sees a GPU, else CPU."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        msg = "rebalance.device is cuda but torch sees no CUDA GPU; set device: auto or cpu"
+        raise ConfigError(msg)
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def is_local(name: str, /) -> bool:
+    """A model named by a path (absolute, ./, ../ or ~) rather than a hub repository id."""
+    return name.startswith(("/", "./", "../", "~")) or Path(name).is_dir()
+
+
+def load_marian(
+    name: str,
+    /,
+    *,
+    revision: str | None,
+    local_files_only: bool,
+    decoding: Decoding,
+    runtime: Runtime,
+) -> MarianTranslator:
+    """Load a MarianMT model and tokenizer with `from_pretrained` (safetensors, no remote code).
+
+    Raises:
+        ModelUnavailable: the model cannot be loaded; the message names it and how to
+            provide it (a local folder, the Hugging Face cache, or a fallback).
+    """
+    path = Path(name).expanduser() if is_local(name) else None
+    if path is not None and not (path / "config.json").is_file():
+        reason = f"folder {path} does not exist or has no config.json"
+        msg = (
+            f"cannot load translation model '{name}': {reason}; save a MarianMT model there "
+            "(save_pretrained), fix rebalance.model, or set rebalance.fallback: eda"
+        )
+        raise ModelUnavailable(msg, model=name, reason=reason)
+    with warnings.catch_warnings(), _quiet_hub():
+        # MarianTokenizer recommends sacremoses for punctuation normalisation; not needed.
+        warnings.filterwarnings("ignore", message=".*sacremoses.*")
+        from transformers import MarianMTModel, MarianTokenizer
+
+        source = str(path) if path is not None else name
+        options = {"revision": revision, "local_files_only": local_files_only}
+        try:
+            model = MarianMTModel.from_pretrained(
+                source, use_safetensors=True, trust_remote_code=False, **options
+            )
+            tokenizer = MarianTokenizer.from_pretrained(source, **options)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            # The first sentence says enough (transformers' messages run on with links).
+            reason = " ".join(str(exc).split()).split(". ")[0][:160] or type(exc).__name__
+            msg = (
+                f"cannot load translation model '{name}' ({reason}); on a machine with "
+                f"network run `hf download {name}` to fill the Hugging Face cache (HF_HOME), "
+                "or save it to a folder and point rebalance.model at it (e.g. "
+                "/models/opus-mt-{src}-{tgt}), or set rebalance.fallback: eda"
+            )
+            raise ModelUnavailable(msg, model=name, reason=reason) from None
+    import torch
+
+    device = resolve_device(runtime.device)
+    if runtime.num_threads and device == "cpu":
+        torch.set_num_threads(runtime.num_threads)
+    model = model.to(device)
+    if device == "cuda":
+        model = model.half()
+    model.eval()
+    model_id = f"{name}@{_revision(name, path, revision)}"
+    return MarianTranslator(
+        model, tokenizer, model_id=model_id, decoding=decoding, runtime=runtime, device=device
+    )
+
+
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Hide huggingface_hub's per-retry warnings while loading; the one error says it all."""
+    loggers = [
+        logging.getLogger(name) for name in ("huggingface_hub", "huggingface_hub.utils._http")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _revision(name: str, path: Path | None, revision: str | None) -> str:
+    """The hub commit of a cached model, or a digest of a local folder's weights and vocab."""
+    if path is None:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, "config.json", revision=revision)
+        if isinstance(cached, str):
+            return Path(cached).parent.name  # snapshots/<commit>/config.json
+        return revision or "main"
+    digest = hashlib.sha256()
+    for file in sorted(path.iterdir()):
+        if file.suffix in {".json", ".safetensors", ".spm"} and file.is_file():
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return "sha256:" + digest.hexdigest()[:16]
