@@ -24,6 +24,7 @@ demo: install
 	$(BIN)/rebalance run configs/loans.yaml
 	$(BIN)/python demo/make_digits.py
 	$(BIN)/rebalance run configs/digits.yaml
+	$(BIN)/rebalance run configs/tickets.yaml
 
 lint: install
 	$(BIN)/ruff check .

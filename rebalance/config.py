@@ -360,11 +360,7 @@ RunConfig = Annotated[
     Annotated[TabularConfig, Tag("tabular")]
     | Annotated[ImageConfig, Tag("image")]
     | Annotated[TextConfig, Tag("text")],
-    Discriminator(
-        _modality_of,
-        custom_error_type="invalid_modality",
-        custom_error_message=f"must be one of {', '.join(MODALITIES)}",
-    ),
+    Discriminator(_modality_of),
 ]
 _RUN_CONFIG = TypeAdapter(RunConfig)
 
@@ -422,9 +418,7 @@ def describe_validation_error(exc: ValidationError) -> str:
         if loc and loc[0] in MODALITIES:  # the union's tag: not a key the user wrote
             loc = loc[1:]
         key = ".".join(str(part) for part in loc) or "config"
-        if error["type"] == "invalid_modality":
-            problems.append(f"'modality': {error['msg']}")
-        elif error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden":
             problems.append(f"unknown key '{key}' (remove it or check its spelling)")
         elif error["type"] == "union_tag_invalid":
             problems.append(

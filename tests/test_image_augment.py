@@ -100,7 +100,7 @@ def test_image_config_defaults_and_unknown_keys():
     assert config.rebalance.format == "source"
     with pytest.raises(ConfigError, match=r"unknown key 'rebalance\.sampler'"):
         parse_config({"name": "d", "modality": "image", "source": "i", "rebalance": {"sampler": 1}})
-    with pytest.raises(ConfigError, match="'modality': must be one of tabular, image"):
+    with pytest.raises(ConfigError, match="'modality': 'video' is not one of tabular, image, text"):
         parse_config({"name": "d", "modality": "video", "source": "i", "label": "y"})
     assert parse_config({"name": "d", "source": "x.csv", "label": "y"}).modality == "tabular"
 

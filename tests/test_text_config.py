@@ -60,7 +60,9 @@ def test_bad_text_keys_are_named(tmp_path, text, expected):
 def test_an_unknown_modality_lists_the_known_ones(tmp_path):
     path = _write(tmp_path, "name: d\nmodality: audio\nsource: t.wav\nlabel: y\n")
 
-    with pytest.raises(ConfigError, match=r"'modality': 'audio' is not one of tabular, text"):
+    with pytest.raises(
+        ConfigError, match=r"'modality': 'audio' is not one of tabular, image, text"
+    ):
         load_config(path)
 
 
