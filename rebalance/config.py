@@ -137,6 +137,12 @@ class TabularConfig(CommonConfig):
     features: list[str] | None = Field(
         None, description="Feature columns to keep; all other columns when left empty."
     )
+    separator: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="CSV field separator; `,` (a tab for .tsv files) when left empty.",
+    )
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
 
 

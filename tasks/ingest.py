@@ -49,11 +49,12 @@ def file_sha256(path: Path, /) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path, /) -> pl.DataFrame:
+def read_table(path: Path, /, *, separator: str | None = None) -> pl.DataFrame:
     """Read a CSV/TSV, Parquet, NDJSON/JSONL or Arrow IPC file into a polars frame.
 
     Raises:
-        DataError: the file is missing, empty, of an unknown type, unreadable, or has no rows.
+        DataError: the file is missing, empty, of an unknown type, unreadable, not UTF-8,
+            split by another separator than expected, or has no rows.
     """
     kind = READERS.get(path.suffix.lower())
     if kind is None:
@@ -72,20 +73,35 @@ def read_table(path: Path, /) -> pl.DataFrame:
         msg = f"source file {path} is empty (0 bytes); point `source` at the data file"
         raise DataError(msg)
     try:
-        frame = _read(path, kind)
+        frame = _read(path, kind, separator)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        msg = f"cannot read source {path} as {kind}: {reason}; check the file's format"
+        if "utf-8" in reason.lower() or "utf8" in reason.lower():
+            msg = f"source {path} is not UTF-8 text ({reason}); re-save it as UTF-8"
+        else:
+            msg = f"cannot read source {path} as {kind}: {reason}; check the file's format"
         raise DataError(msg) from exc
+    if kind == "csv" and frame.width == 1:
+        _check_separator(path, frame.columns[0], separator)
     if frame.height == 0:
         msg = f"source {path} has a header but no rows; point `source` at a file with data"
         raise DataError(msg)
     return frame
 
 
-def _read(path: Path, kind: str) -> pl.DataFrame:
+def _check_separator(path: Path, header: str, separator: str | None) -> None:
+    for candidate in (";", "\t", "|", ","):
+        if candidate != separator and candidate in header:
+            msg = (
+                f"source {path} reads as one column named {header[:60]!r}: its fields seem "
+                f"separated by {candidate!r}; set `separator: {candidate!r}` in the config"
+            )
+            raise DataError(msg)
+
+
+def _read(path: Path, kind: str, separator: str | None) -> pl.DataFrame:
     if kind == "csv":
-        separator = "\t" if path.suffix.lower() == ".tsv" else ","
+        separator = separator or ("\t" if path.suffix.lower() == ".tsv" else ",")
         # A long inference window so a column whose first rows look like ints but later
         # rows hold floats is read as float instead of failing halfway through.
         return pl.read_csv(path, separator=separator, infer_schema_length=100_000)
@@ -154,3 +170,30 @@ def _raise_missing_column(name: str, role: str, frame: pl.DataFrame, source: Pat
         f"Fix `{role}` in the config"
     )
     raise DataError(msg)
+
+
+def check_numbers_stored_as_text(frame: pl.DataFrame, columns: Columns, source: Path) -> None:
+    """Refuse a feature column of numbers that a few stray values turned into text.
+
+    Such a column would otherwise be treated as categorical, with every number a category.
+
+    Raises:
+        DataError: naming the column, the first stray value and its row.
+    """
+    for name in columns.features:
+        if frame.schema[name] != pl.String:
+            continue
+        values = frame[name]
+        as_number = values.str.strip_chars().cast(pl.Float64, strict=False)
+        stray = as_number.is_null() & values.is_not_null()
+        # Many distinct numbers and a few (<= 5%) other values: a numeric column with typos.
+        # Few distinct values ("0", "1", "2", "3+") is a real categorical column.
+        strays = int(stray.sum())
+        if 0 < strays <= 0.05 * values.drop_nulls().len() and as_number.n_unique() > 20:
+            row = int(stray.arg_max())
+            msg = (
+                f"feature column '{name}' in {source} holds numbers but also "
+                f"{strays} other values (e.g. {values[row][:40]!r} in data row "
+                f"{row + 1}); fix those values, or leave the column out of `features`"
+            )
+            raise DataError(msg)

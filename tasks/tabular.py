@@ -65,6 +65,7 @@ def rebalance_table(
         msg = f"sampler {sampler} needs at least one feature column; check `features`"
         raise SamplerError(msg)
     numeric, categorical = feature_kinds(train, columns)
+    _refuse_identifier_like(train, categorical)
     name = samplers.sampler_class(sampler).__name__
     params = dict(params)
     notes: list[str] = []
@@ -113,6 +114,22 @@ def rebalance_table(
         categorical=categorical,
         notes=notes,
     )
+
+
+def _refuse_identifier_like(train: pl.DataFrame, categorical: list[str]) -> None:
+    """A categorical column with (nearly) one value per row is an id or free text, and its
+    one-hot encoding (rows × categories) would not fit in memory: refuse it up front."""
+    for name in categorical:
+        distinct = train[name].n_unique()
+        if distinct > 1_000 and distinct > 0.5 * train.height:
+            gigabytes = train.height * distinct * 8 / 1e9
+            msg = (
+                f"categorical feature column '{name}' has {distinct} distinct values in "
+                f"{train.height} training rows (a one-hot encoding of ~{gigabytes:,.1f} GB); "
+                "it looks like an id or free text: set it as `id_column` or leave it out "
+                "of `features`"
+            )
+            raise SamplerError(msg)
 
 
 def _positions(names: list[Any], features: tuple[str, ...]) -> list[int]:

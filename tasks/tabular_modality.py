@@ -8,7 +8,13 @@ import polars as pl
 
 from rebalance.config import TabularConfig
 from tasks import samplers
-from tasks.ingest import Columns, file_sha256, read_table, select_columns
+from tasks.ingest import (
+    Columns,
+    check_numbers_stored_as_text,
+    file_sha256,
+    read_table,
+    select_columns,
+)
 from tasks.modality import CheckedTable, Ingested, Resampled, write_parquet
 from tasks.tabular import rebalance_table
 
@@ -22,7 +28,7 @@ class TabularModality:
         )
 
     def ingest(self, config: TabularConfig, /) -> Ingested:
-        frame = read_table(config.source)
+        frame = read_table(config.source, separator=config.separator)
         rows_read = frame.height
         frame, columns = select_columns(
             frame,
@@ -32,6 +38,7 @@ class TabularModality:
             group_column=config.split.group_column,
             source=config.source,
         )
+        check_numbers_stored_as_text(frame, columns, config.source)
         return Ingested(
             frame=frame,
             columns=columns,

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.ingest import read_table, select_columns
+from tasks.ingest import Columns, read_table, select_columns
 from tests.helpers import loans_frame
 
 
@@ -116,3 +116,49 @@ def test_fractional_float_labels_are_refused():
         select_columns(
             frame, label="y", features=None, id_column=None, group_column=None, source=Path("f")
         )
+
+
+def test_a_file_split_by_another_separator_says_which(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b;y\n1;2;p\n3;4;n\n")
+
+    with pytest.raises(DataError, match=r"separated by ';'; set `separator: ';'`"):
+        read_table(path)
+    assert read_table(path, separator=";").columns == ["a", "b", "y"]
+
+
+def test_non_utf8_bytes_are_named_with_the_fix(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"a,y\n1,caf\xe9\n2,n\n")
+
+    with pytest.raises(DataError, match=r"is not UTF-8 text.*re-save it as UTF-8"):
+        read_table(path)
+
+
+def test_a_numeric_column_with_a_stray_word_is_named_with_its_row(tmp_path):
+    from tasks.ingest import check_numbers_stored_as_text
+
+    values = [str(v) for v in range(100)]
+    values[41] = "oops"
+    frame = pl.DataFrame({"a": values, "y": ["p", "n"] * 50})
+    columns = Columns(label="y", features=("a",))
+
+    with pytest.raises(DataError, match=r"'a' .* 1 other values \(e\.g\. 'oops' in data row 42\)"):
+        check_numbers_stored_as_text(frame, columns, Path("f.csv"))
+
+
+def test_few_distinct_codes_with_text_stay_categorical():
+    from tasks.ingest import check_numbers_stored_as_text
+
+    frame = pl.DataFrame({"dependents": ["0", "1", "2", "3+"] * 30, "y": ["p", "n"] * 60})
+
+    check_numbers_stored_as_text(frame, Columns(label="y", features=("dependents",)), Path("f"))
+
+
+def test_an_enormous_single_line_is_read_or_named(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("a,y\n" + "x" * 2_000_000 + ",p\n1,n\n")
+
+    frame = read_table(path)
+
+    assert len(frame["a"][0]) == 2_000_000

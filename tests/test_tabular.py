@@ -179,3 +179,13 @@ def test_sampler_names_are_case_insensitive_and_seeded():
 
     assert type(sampler).__name__ == "SMOTE"
     assert sampler.random_state == 9
+
+
+def test_an_identifier_like_categorical_column_is_refused_with_its_size():
+    train = pl.DataFrame(
+        {"code": [f"c{index}" for index in range(3000)], "y": ["a"] * 2700 + ["b"] * 300}
+    )
+    columns = Columns(label="y", features=("code",))
+
+    with pytest.raises(SamplerError, match=r"'code' has 3000 distinct values .* GB\)"):
+        rebalance_table(train, columns=columns, sampler="SMOTE", params={}, seed=0)
