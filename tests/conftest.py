@@ -24,3 +24,14 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT):
         yield
+
+
+@pytest.fixture(scope="session")
+def deployed(request):
+    """A real Prefect server with deployments/prefect.yaml deployed and a worker (the server and
+    browser tests share it); everything it started is stopped by process id at the end."""
+    from tests.deployed import deploy_project
+
+    with deploy_project() as deployed:
+        yield deployed
+        deployed.keep = request.session.testsfailed > 0
