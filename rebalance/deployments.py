@@ -79,7 +79,8 @@ def runner_deployments(path: Path | str = PREFECT_FILE, /) -> list[Any]:
         outputs = built[key]
         flow = load_flow_from_entrypoint(entry["entrypoint"], use_placeholder_flow=False)
         schedules = [
-            Cron(item["cron"], timezone=item.get("timezone")) for item in entry.get("schedules", [])
+            Cron(item["cron"], timezone=item.get("timezone"), active=item.get("active", True))
+            for item in entry.get("schedules", [])
         ]
         triggers = [
             DeploymentTriggerAdapter.validate_python(

@@ -65,7 +65,7 @@ def check_outputs(run_folder: Path | str, manifest: dict[str, Any], /) -> dict[s
         if file_sha256(path) != expected:
             msg = f"{path} changed since the run wrote it (sha256 differs); rerun the flow"
             raise DataError(msg)
-    label = manifest["columns"]["label"]
+    label = manifest.get("columns", {}).get("label")
     splits: dict[str, Any] = {}
     for split in SPLIT_FILES:
         frame = pl.read_parquet(folder / f"{split}.parquet")
