@@ -204,12 +204,13 @@ def wait_healthy(deployed: Deployed, pid: int, *, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def deploy_project() -> Iterator[Deployed]:
+def deploy_project(*, serve: bool = False) -> Iterator[Deployed]:
     """Server → work pool → `prefect deploy --all` → worker; everything stopped at exit.
+    With `serve`: server → `rebalance serve` (no work pool, no deploy, no worker).
 
     Its folder is not pytest's tmp_path: other pytest sessions on the machine prune those,
-    database included, while the server runs. It is removed at exit unless a test failed
-    (the logs are in `<folder>/logs`).
+    database included, while the server runs. It is removed at exit unless setup failed or
+    the caller set `keep` (the logs are in `<folder>/logs`).
     """
     folder = Path(tempfile.mkdtemp(prefix="rebalance-deployed-"))
     port = free_port()
@@ -227,6 +228,7 @@ def deploy_project() -> Iterator[Deployed]:
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         "PREFECT_CLI_PROMPT": "false",
         "PYTHONPATH": str(project),
     }
@@ -243,19 +245,23 @@ def deploy_project() -> Iterator[Deployed]:
             name="server",
         )
         wait_healthy(deployed, server, timeout=SERVER_STARTUP_TIMEOUT)
-        run(
-            prefect("work-pool", "create", POOL, "--type", "process", "--overwrite"),
-            deployed=deployed,
-            name="work-pool",
-            timeout=120,
-        )
-        run(
-            prefect("deploy", "--all", "--prefect-file", "deployments/prefect.yaml"),
-            deployed=deployed,
-            name="deploy",
-            timeout=300,
-        )
-        start(prefect("worker", "start", "--pool", POOL), deployed=deployed, name="worker")
+        if serve:
+            command = [sys.executable, "-m", "rebalance.cli", "serve"]
+            start(command, deployed=deployed, name="serve")
+        else:
+            run(
+                prefect("work-pool", "create", POOL, "--type", "process", "--overwrite"),
+                deployed=deployed,
+                name="work-pool",
+                timeout=120,
+            )
+            run(
+                prefect("deploy", "--all", "--prefect-file", "deployments/prefect.yaml"),
+                deployed=deployed,
+                name="deploy",
+                timeout=300,
+            )
+            start(prefect("worker", "start", "--pool", POOL), deployed=deployed, name="worker")
         yield deployed
         failed = False
     finally:
