@@ -17,28 +17,29 @@ TIMEOUT = 300
 
 
 def _wait_for_deployment(served, flow_name, name):
+    """The deployment once the serve process polls for it (status READY)."""
     deadline = time.monotonic() + TIMEOUT
     while True:
         try:
-            return served.deployment(flow_name, name)
+            deployment = served.deployment(flow_name, name)
+            if deployment["status"] == "READY":
+                return deployment
         except httpx.HTTPStatusError:
-            assert time.monotonic() < deadline, (
-                f"{flow_name}/{name} not served" + served.tail_logs()
-            )
-            time.sleep(1)
+            pass
+        assert time.monotonic() < deadline, f"{flow_name}/{name} not served" + served.tail_logs()
+        time.sleep(1)
 
 
 def test_served_nightly_deployment_runs_and_triggers_training():
     with deploy_project(serve=True) as served:
         nightly = _wait_for_deployment(served, "rebalance-dataset", "loans-nightly")
         training = _wait_for_deployment(served, "train-classifier", "train-on-ready")
-        # The automation is created after the deployment; give serve a moment to finish.
-        time.sleep(3)
         with served.client() as client:
             response = client.post(
                 f"/deployments/{nightly['id']}/create_flow_run",
                 json={"parameters": nightly["parameters"]},
             )
+        assert response.status_code == 201, response.text
         run = served.wait_for_run(response.json()["id"], timeout=TIMEOUT)
         deadline = time.monotonic() + TIMEOUT
         while not (runs := served.runs_of(training["id"])) and time.monotonic() < deadline:
