@@ -59,22 +59,24 @@ def _ui_body(parameters):
     }
 
 
-def _ready_events(deployed, flow_run_id):
+def _ready_events(deployed, flow_run_id, *, timeout=60):
+    """The run's ready events, polled: the server persists events in batches, seconds later."""
+    query = {
+        "filter": {
+            "event": {"name": ["rebalance.dataset.ready"]},
+            "related": {"resources_in_roles": [[f"prefect.flow-run.{flow_run_id}", "flow-run"]]},
+            "occurred": {"since": "2000-01-01T00:00:00Z"},
+        }
+    }
+    deadline = time.monotonic() + timeout
     with deployed.client() as client:
-        response = client.post(
-            "/events/filter",
-            json={
-                "filter": {
-                    "event": {"name": ["rebalance.dataset.ready"]},
-                    "related": {
-                        "resources_in_roles": [[f"prefect.flow-run.{flow_run_id}", "flow-run"]]
-                    },
-                    "occurred": {"since": "2000-01-01T00:00:00Z"},
-                }
-            },
-        )
-    response.raise_for_status()
-    return response.json()["events"]
+        while True:
+            response = client.post("/events/filter", json=query)
+            response.raise_for_status()
+            events = response.json()["events"]
+            if events or time.monotonic() > deadline:
+                return events
+            time.sleep(1)
 
 
 def test_ui_run_with_edited_parameters_completes_with_them(deployed, ui_run):
