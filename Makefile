@@ -6,7 +6,15 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export NO_ALBUMENTATIONS_UPDATE ?= 1
 
-.PHONY: install demo test lint clean
+# Deployments (deployments/prefect.yaml) against a local Prefect server on PREFECT_PORT:
+#   make server              terminal 1: the server and its UI (http://127.0.0.1:4200)
+#   make deploy worker       terminal 2: a process work pool, the deployments, a worker
+#   make serve               or instead of deploy + worker: serve them all from one process
+PREFECT_PORT ?= 4200
+LOCAL_API := http://127.0.0.1:$(PREFECT_PORT)/api
+POOL ?= rebalance
+
+.PHONY: install demo test test-browser lint clean server deploy worker serve
 
 install: $(STAMP)
 
@@ -32,6 +40,24 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The browser test drives the Prefect UI in Debian's chromium (.ci/run installs it).
+test-browser: install
+	$(BIN)/python -m pytest -m browser
+
+server: install
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+deploy: install
+	PREFECT_API_URL=$(LOCAL_API) $(BIN)/prefect work-pool create $(POOL) --type process --overwrite
+	PREFECT_API_URL=$(LOCAL_API) $(BIN)/prefect --no-prompt deploy --all \
+		--prefect-file deployments/prefect.yaml
+
+worker: install
+	PREFECT_API_URL=$(LOCAL_API) $(BIN)/prefect worker start --pool $(POOL)
+
+serve: install
+	PREFECT_API_URL=$(LOCAL_API) $(BIN)/rebalance serve
 
 clean:
 	rm -rf $(VENV) outputs

@@ -15,6 +15,7 @@ from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks import steps
 from tasks.class_weights import class_weights
 from tasks.manifest import build_manifest, utc_now
+from tasks.ready import DeploymentName, announce_ready
 from tasks.run_folder import (
     discard_run_folder,
     new_run_id,
@@ -37,8 +38,19 @@ def _timed(timings: dict[str, float], name: str):
 
 
 @flow(name="rebalance-dataset", flow_run_name="{config.name}")
-def rebalance_dataset(config: RunConfig) -> str:
-    """Validate, split and rebalance one dataset; returns the published run folder."""
+def rebalance_dataset(
+    config: RunConfig, downstream_deployment: DeploymentName | None = None
+) -> str:
+    """Validate, split and rebalance one dataset; returns the published run folder.
+
+    On success it emits `rebalance.dataset.ready` (resource `rebalance.dataset.<name>`, payload:
+    run_folder, manifest, modality, run_id) and, when given, starts `downstream_deployment`
+    with that payload as parameters, without waiting for it.
+
+    Args:
+        config: The run's config, as in a config YAML file.
+        downstream_deployment: A deployment to start when the run is published.
+    """
     logger = get_run_logger()
     timings: dict[str, float] = {}
     started_at = utc_now()
@@ -88,5 +100,12 @@ def rebalance_dataset(config: RunConfig) -> str:
         final,
         manifest["counts"]["before"]["train"],
         manifest["counts"]["after"]["train"],
+    )
+    announce_ready(
+        final,
+        name=config.name,
+        modality=config.modality,
+        run_id=folder.run_id,
+        downstream_deployment=downstream_deployment,
     )
     return final

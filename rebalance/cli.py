@@ -1,4 +1,4 @@
-"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`.
+"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`, `rebalance serve`.
 
 On success `run` prints the published run folder as the last line of stdout. On failure the
 last line of stderr is one sentence naming what is wrong and what to do; tracebacks are shown
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
     the test session and stays up).
     """
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.prefect_file, debug=args.debug)
     try:
         config = load_config(args.config, overrides=args.overrides)
         if args.command == "run":
@@ -117,6 +119,19 @@ def _describe_unexpected(exc: Exception) -> str:
     return f"{where}: {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
 
 
+def _serve(prefect_file: Path, *, debug: bool) -> int:
+    """Serve prefect.yaml's deployments from this process (needs PREFECT_API_URL's server)."""
+    from rebalance.deployments import serve_deployments
+
+    try:
+        serve_deployments(prefect_file)
+    except RebalanceError as exc:
+        return _fail(str(exc), debug=debug)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def _stop_embedded_server() -> None:
     from prefect.server.api.server import SubprocessASGIServer
 
@@ -176,6 +191,16 @@ def _parser() -> argparse.ArgumentParser:
             help="override a config value, e.g. --set split.seed=7 (repeatable)",
         )
         command.add_argument("--debug", action="store_true", help="show tracebacks")
+    serve = commands.add_parser(
+        "serve", help="serve the deployments of deployments/prefect.yaml from this process"
+    )
+    serve.add_argument(
+        "--prefect-file",
+        type=Path,
+        default=Path("deployments/prefect.yaml"),
+        help="the prefect.yaml to serve (default: deployments/prefect.yaml)",
+    )
+    serve.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 

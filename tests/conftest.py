@@ -35,3 +35,14 @@ def marian_template(tmp_path_factory):
     from tests.marian_models import build_models
 
     return build_models(tmp_path_factory.mktemp("marian"), source="en", pivots=("de",))
+
+
+@pytest.fixture(scope="session")
+def deployed(request):
+    """A real Prefect server with deployments/prefect.yaml deployed and a worker (the server and
+    browser tests share it); everything it started is stopped by process id at the end."""
+    from tests.deployed import deploy_project
+
+    with deploy_project() as deployed:
+        yield deployed
+        deployed.keep = request.session.testsfailed > 0

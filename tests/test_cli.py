@@ -13,7 +13,8 @@ from tests.helpers import loans_frame, write_config
 
 pytestmark = pytest.mark.slow
 
-TASKS_PER_RUN = 8  # check-config, ingest, validate, split, rebalance, report, verify, publish
+# check-config, ingest, validate, split, rebalance, report, verify, publish, announce-ready
+TASKS_PER_RUN = 9
 
 
 @pytest.fixture(scope="module")

@@ -163,7 +163,8 @@ def _context_config(docs_dir: Path) -> DataContextConfig:
                 "show_how_to_buttons": False,
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
+                    # GX refuses a relative base_directory (a config's relative `output`).
+                    "base_directory": str(docs_dir.resolve()),
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
