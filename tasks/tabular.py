@@ -163,7 +163,7 @@ def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
     from imblearn.over_sampling import SMOTE
     from imblearn.utils import check_sampling_strategy
 
-    if type(estimator).__name__ in ("SMOTEENN", "SMOTETomek"):
+    if samplers.sampler_name(estimator) in ("SMOTEENN", "SMOTETomek"):
         # Their SMOTE step is an estimator param: lower its k, keep their strategy and seed.
         inner = estimator.smote or SMOTE(
             sampling_strategy=estimator.sampling_strategy, random_state=estimator.random_state
@@ -172,14 +172,14 @@ def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
         if note:
             estimator.set_params(smote=inner)
         return note
-    if type(estimator).__name__ not in samplers.WITHIN_CLASS_NEIGHBOURS:
+    if samplers.sampler_name(estimator) not in samplers.WITHIN_CLASS_NEIGHBOURS:
         return None
     try:
         strategy = check_sampling_strategy(
             estimator.sampling_strategy, labels, estimator._sampling_type
         )
     except ValueError as exc:
-        samplers.raise_sampler_failure(type(estimator).__name__, exc)
+        samplers.raise_sampler_failure(samplers.sampler_name(estimator), exc)
     grown = [name for name, extra in strategy.items() if extra > 0]
     if not grown:
         return None
@@ -234,7 +234,9 @@ def _match_rows(features, labels, resampled_x, resampled_y) -> np.ndarray:
 def _assemble(train, columns, numeric, origin, resampled_x, resampled_y, name) -> pl.DataFrame:
     """Original rows (in training order) from polars, then synthetic rows cast back."""
     kept = np.sort(origin[origin >= 0])
-    originals = train[kept].with_columns(pl.lit(False).alias(SYNTHETIC))
+    # Over-samplers keep every row in order: skip the gather (a copy of the whole table).
+    every_row = kept.size == train.height
+    originals = (train if every_row else train[kept]).with_columns(pl.lit(False).alias(SYNTHETIC))
     synthetic_rows = np.flatnonzero(origin < 0)
     if synthetic_rows.size == 0:
         return originals
