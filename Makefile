@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export NO_ALBUMENTATIONS_UPDATE ?= 1
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,14 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Every benchmarks/*.py script (not the _-prefixed helpers), each against its baseline in
+# the same run; each prints its sizes, the machine and its ratios. Add a modality's
+# benchmark as one more script there.
+bench: install
+	@set -e; for script in benchmarks/[!_]*.py; do \
+		echo; echo "### $$script"; $(BIN)/python $$script; \
+	done
 
 clean:
 	rm -rf $(VENV) outputs
