@@ -60,6 +60,9 @@ def run(config: RunConfig, /, *, debug: bool = False) -> str:
     from flows.rebalance_flow import rebalance_dataset
     from rebalance.prefect_sync import track_task_runs, wait_until_recorded
 
+    # After the imports above (a thread competes for the GIL), before the server starts.
+    _preload_in_background(config)
+
     if not debug:
         _hide_tracebacks_in_terminal()
     with track_task_runs() as tracker:
@@ -74,6 +77,31 @@ def run(config: RunConfig, /, *, debug: bool = False) -> str:
     except TimeoutError as exc:
         logging.getLogger("rebalance").warning("%s", exc)
     return state.result(raise_on_failure=True)
+
+
+def _preload_in_background(config: RunConfig) -> None:
+    """Import the modality's slow libraries on a thread while Prefect's server starts.
+
+    The main thread mostly waits for the embedded server (about 10 s), and imblearn and
+    Great Expectations take seconds each to import; importing them then takes them off
+    the run's critical path. Failures are ignored: the steps import them again, and any
+    error surfaces there.
+    """
+    import threading
+
+    from tasks.modality import modality_for
+
+    preload = getattr(modality_for(config.modality), "preload", None)
+    if preload is None:
+        return
+
+    def run_quietly() -> None:
+        try:
+            preload()
+        except Exception:  # the step's own import reports it
+            return
+
+    threading.Thread(target=run_quietly, name="rebalance-preload", daemon=True).start()
 
 
 def validate(config: RunConfig, /) -> str:
