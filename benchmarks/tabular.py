@@ -1,6 +1,6 @@
 """Tables: `rebalance run` end to end against the classic pandas + sklearn + imblearn script.
 
-    python benchmarks/tabular.py [--rows 1000000] [--rounds 3] [--workdir DIR]
+    python benchmarks/tabular.py [--rows 1000000] [--rounds 2] [--workdir DIR]
 
 Data: ROWS rows × 20 numeric columns, 3% minority, fixed seed, written once as CSV.
 Baseline (the script a practitioner writes): pandas read_csv, a dropna check, sklearn's
@@ -91,7 +91,7 @@ output: {output}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()
 
