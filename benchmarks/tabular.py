@@ -95,8 +95,17 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="rebalance-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    if args.workdir is None:
+        # Data and outputs take about 1 GB: remove them unless a folder was asked for.
+        with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
+            run(args, Path(scratch))
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        run(args, args.workdir)
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    """Build the data once in workdir, then alternate baseline and ours for the rounds."""
     source = workdir / f"table_{args.rows}.csv"
     if not source.exists():
         make_csv(source, args.rows)
