@@ -14,7 +14,7 @@ PREFECT_PORT ?= 4200
 LOCAL_API := http://127.0.0.1:$(PREFECT_PORT)/api
 POOL ?= rebalance
 
-.PHONY: install demo test test-browser lint clean server deploy worker serve
+.PHONY: install demo test test-browser lint bench clean server deploy worker serve
 
 install: $(STAMP)
 
@@ -58,6 +58,14 @@ worker: install
 
 serve: install
 	PREFECT_API_URL=$(LOCAL_API) $(BIN)/rebalance serve
+
+# Every benchmarks/*.py script (not the _-prefixed helpers), each against its baseline in
+# the same run; each prints its sizes, the machine and its ratios. Add a modality's
+# benchmark as one more script there.
+bench: install
+	@set -e; for script in benchmarks/[!_]*.py; do \
+		echo; echo "### $$script"; $(BIN)/python $$script; \
+	done
 
 clean:
 	rm -rf $(VENV) outputs

@@ -59,8 +59,14 @@ def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
 
 def run(config: RunConfig, /, *, debug: bool = False) -> str:
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
+    server = _start_embedded_server_in_background()
     from flows.rebalance_flow import rebalance_dataset
     from rebalance.prefect_sync import track_task_runs, wait_until_recorded
+
+    # After the imports above (a thread competes for the GIL), while the server starts.
+    _preload_in_background(config)
+    if server is not None:
+        server.join()  # before the flow, whose client would otherwise start it a second time
 
     if not debug:
         _hide_tracebacks_in_terminal()
@@ -76,6 +82,61 @@ def run(config: RunConfig, /, *, debug: bool = False) -> str:
     except TimeoutError as exc:
         logging.getLogger("rebalance").warning("%s", exc)
     return state.result(raise_on_failure=True)
+
+
+def _start_embedded_server_in_background():
+    """Start Prefect's embedded server on a thread while the flow's modules import.
+
+    Without PREFECT_API_URL, the flow's first client call starts the server (a uvicorn
+    subprocess, about 10 s) and waits; starting it now runs that subprocess on the other
+    core while this process imports. The flow's client then finds it running (Prefect
+    keeps one `SubprocessASGIServer` per port). Returns the thread to join, or None when
+    a server is configured. A failure here is ignored: the client starts it again and
+    reports the error.
+    """
+    import threading
+
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return None
+
+    def start() -> None:
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+        except Exception:  # the flow's client starts it again and reports the error
+            return
+
+    thread = threading.Thread(target=start, name="rebalance-prefect-server", daemon=True)
+    thread.start()
+    return thread
+
+
+def _preload_in_background(config: RunConfig) -> None:
+    """Import the modality's slow libraries on a thread while Prefect's server starts.
+
+    The main thread mostly waits for the embedded server (about 10 s), and imblearn and
+    Great Expectations take seconds each to import; importing them then takes them off
+    the run's critical path. Failures are ignored: the steps import them again, and any
+    error surfaces there.
+    """
+    import threading
+
+    from tasks.modality import modality_for
+
+    preload = getattr(modality_for(config.modality), "preload", None)
+    if preload is None:
+        return
+
+    def run_quietly() -> None:
+        try:
+            preload()
+        except Exception:  # the step's own import reports it
+            return
+
+    threading.Thread(target=run_quietly, name="rebalance-preload", daemon=True).start()
 
 
 def validate(config: RunConfig, /) -> str:

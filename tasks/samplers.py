@@ -28,6 +28,13 @@ NUMERIC_ONLY = {
 }  # fmt: skip
 # Samplers that work on any values, strings included (they copy or drop rows).
 ANY_VALUES = {"RandomOverSampler", "RandomUnderSampler", "SMOTEN", "SMOTENC"}
+# Our subclasses that run instead of imblearn's class of that name: same parameters, same
+# output for the same random_state, without imblearn's Python-level loops.
+VECTORISED = {
+    "SMOTE": "tasks.vectorised_smote:VectorisedSMOTE",
+    "SMOTENC": "tasks.vectorised_smote:VectorisedSMOTENC",
+    "SMOTEN": "tasks.vectorised_smote:VectorisedSMOTEN",
+}
 
 
 def sampler_names() -> list[str]:
@@ -62,10 +69,28 @@ def sampler_class(name: str, /) -> type:
     raise AssertionError(canonical)  # unreachable: names come from the same modules
 
 
+def sampler_name(sampler: Any, /) -> str:
+    """The imbalanced-learn class name of a sampler, ours included (VectorisedSMOTENC → SMOTENC)."""
+    for cls in type(sampler).__mro__:
+        if cls.__module__.startswith("imblearn."):
+            return cls.__name__
+    return type(sampler).__name__
+
+
+def implementation(cls: type, /) -> type:
+    """The class that runs for imblearn's `cls`: our vectorised subclass where there is one."""
+    target = VECTORISED.get(cls.__name__)
+    if target is None:
+        return cls
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 def build_sampler(name: str, params: dict[str, Any], /, *, seed: int) -> Any:
     """Instantiate a sampler from its name and params, checking the params as imblearn does.
 
-    The run's seed is passed as `random_state` to samplers that take one.
+    The run's seed is passed as `random_state` to samplers that take one. SMOTENC and
+    SMOTEN run as our vectorised subclasses (see `VECTORISED`), reported under imblearn's name.
 
     Raises:
         ConfigError: unknown sampler, unknown parameter, a value imblearn rejects, or a
@@ -89,11 +114,13 @@ def build_sampler(name: str, params: dict[str, Any], /, *, seed: int) -> Any:
         )
         raise ConfigError(msg)
     seeded = {"random_state": seed} if "random_state" in accepted else {}
-    sampler = cls(**params, **seeded)
+    sampler = implementation(cls)(**params, **seeded)
     try:
         sampler._validate_params()  # sklearn's own check, run now instead of mid-pipeline
     except ValueError as exc:
-        msg = f"rebalance.params: {exc} Fix it in the config"
+        # sklearn names the class in its message; ours runs under imblearn's name.
+        reason = str(exc).replace(type(sampler).__name__, cls.__name__)
+        msg = f"rebalance.params: {reason} Fix it in the config"
         raise ConfigError(msg) from None
     return sampler
 
@@ -105,7 +132,7 @@ def check_sampler_config(name: str, params: dict[str, Any], /, *, seed: int) -> 
             msg = f"rebalance.params is set but rebalance.sampler is '{NO_SAMPLER}'; remove one"
             raise ConfigError(msg)
         return None
-    return type(build_sampler(name, params, seed=seed)).__name__
+    return sampler_name(build_sampler(name, params, seed=seed))
 
 
 def lower_neighbours(sampler: Any, *, smallest: int, smallest_class: object) -> str | None:
@@ -116,7 +143,7 @@ def lower_neighbours(sampler: Any, *, smallest: int, smallest_class: object) -> 
     Raises:
         SamplerError: the smallest class has a single training row.
     """
-    name = type(sampler).__name__
+    name = sampler_name(sampler)
     param = WITHIN_CLASS_NEIGHBOURS.get(name)
     if param is None:
         return None

@@ -98,7 +98,10 @@ def rebalance_table(
     except (ValueError, RuntimeError) as exc:
         samplers.raise_sampler_failure(name, exc)
     origin = _origin_of_rows(estimator, features, labels, resampled_x, resampled_y)
-    frame = _assemble(train, columns, numeric, origin, resampled_x, resampled_y, name)
+    del features  # a copy of the table no longer needed: lowers the peak while assembling
+    synthetic = _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
+    del resampled_x, resampled_y  # the synthetic rows are in polars now: free the matrix
+    frame = _assemble(train, origin, synthetic)
     effective = {
         key: value for key, value in estimator.get_params(deep=False).items() if _is_plain(value)
     }
@@ -180,7 +183,7 @@ def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
     from imblearn.over_sampling import SMOTE
     from imblearn.utils import check_sampling_strategy
 
-    if type(estimator).__name__ in ("SMOTEENN", "SMOTETomek"):
+    if samplers.sampler_name(estimator) in ("SMOTEENN", "SMOTETomek"):
         # Their SMOTE step is an estimator param: lower its k, keep their strategy and seed.
         inner = estimator.smote or SMOTE(
             sampling_strategy=estimator.sampling_strategy, random_state=estimator.random_state
@@ -189,14 +192,14 @@ def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
         if note:
             estimator.set_params(smote=inner)
         return note
-    if type(estimator).__name__ not in samplers.WITHIN_CLASS_NEIGHBOURS:
+    if samplers.sampler_name(estimator) not in samplers.WITHIN_CLASS_NEIGHBOURS:
         return None
     try:
         strategy = check_sampling_strategy(
             estimator.sampling_strategy, labels, estimator._sampling_type
         )
     except ValueError as exc:
-        samplers.raise_sampler_failure(type(estimator).__name__, exc)
+        samplers.raise_sampler_failure(samplers.sampler_name(estimator), exc)
     grown = [name for name, extra in strategy.items() if extra > 0]
     if not grown:
         return None
@@ -248,13 +251,13 @@ def _match_rows(features, labels, resampled_x, resampled_y) -> np.ndarray:
     return origin
 
 
-def _assemble(train, columns, numeric, origin, resampled_x, resampled_y, name) -> pl.DataFrame:
-    """Original rows (in training order) from polars, then synthetic rows cast back."""
-    kept = np.sort(origin[origin >= 0])
-    originals = train[kept].with_columns(pl.lit(False).alias(SYNTHETIC))
+def _synthetic_frame(
+    train, columns, numeric, origin, resampled_x, resampled_y, name
+) -> pl.DataFrame | None:
+    """The synthetic rows (origin -1) as a polars frame with the training dtypes, or None."""
     synthetic_rows = np.flatnonzero(origin < 0)
     if synthetic_rows.size == 0:
-        return originals
+        return None
     if resampled_x.shape[1] != len(columns.features):
         msg = f"{name} returned encoded features that cannot be mapped back to columns"
         raise SamplerError(msg)
@@ -263,7 +266,7 @@ def _assemble(train, columns, numeric, origin, resampled_x, resampled_y, name) -
         raw = resampled_x[synthetic_rows, index]
         dtype = train.schema[column]
         if column in numeric:
-            series = pl.Series(column, raw.astype(np.float64))
+            series = pl.Series(column, raw.astype(np.float64, copy=False))
             series = series.round(0) if dtype.is_integer() else series
             values[column] = series.cast(dtype)
         elif dtype == pl.Boolean:
@@ -273,7 +276,17 @@ def _assemble(train, columns, numeric, origin, resampled_x, resampled_y, name) -
     values[columns.label] = pl.Series(
         columns.label, resampled_y[synthetic_rows].tolist(), dtype=train.schema[columns.label]
     )
-    synthetic = pl.DataFrame(values).with_columns(pl.lit(True).alias(SYNTHETIC))
+    return pl.DataFrame(values).with_columns(pl.lit(True).alias(SYNTHETIC))
+
+
+def _assemble(train, origin, synthetic) -> pl.DataFrame:
+    """Original rows (in training order) from polars, then the synthetic rows."""
+    kept = np.sort(origin[origin >= 0])
+    # Over-samplers keep every row in order: skip the gather (a copy of the whole table).
+    every_row = kept.size == train.height
+    originals = (train if every_row else train[kept]).with_columns(pl.lit(False).alias(SYNTHETIC))
+    if synthetic is None:
+        return originals
     return pl.concat([originals, synthetic], how="diagonal_relaxed").select(originals.columns)
 
 

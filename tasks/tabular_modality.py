@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +22,14 @@ from tasks.tabular import rebalance_table
 
 class TabularModality:
     """Tables: CSV, Parquet, NDJSON or Arrow IPC files."""
+
+    def preload(self) -> None:
+        """Import imblearn and Great Expectations (the CLI does it while Prefect starts)."""
+        from validations.null_check import preload_great_expectations
+
+        for module_name in samplers.SAMPLER_MODULES:
+            importlib.import_module(module_name)
+        preload_great_expectations()
 
     def check_config(self, config: TabularConfig, /) -> str | None:
         return samplers.check_sampler_config(

@@ -132,6 +132,12 @@ def _check_dataset_name(dataset: str) -> None:
         raise ConfigError(msg)
 
 
+def preload_great_expectations() -> None:
+    """Import Great Expectations now (it takes seconds), with analytics off as `_validate` sets."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations  # noqa: F401
+
+
 def _validate(
     pdf: pd.DataFrame, *, columns: list[str], dataset: str, output_dir: Path
 ) -> ExpectationSuiteValidationResult:

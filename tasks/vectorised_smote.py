@@ -1,0 +1,322 @@
+"""SMOTENC and SMOTEN with imbalanced-learn's output, without its Python-level loops.
+
+imblearn 0.14.2's SMOTENC spends most of its time in the sparse one-hot inverse transform
+(scipy's row-by-row `argmax`) and in building a LIL matrix for the category votes; SMOTEN in
+computing its Value Difference Metric sample by sample. These subclasses keep imblearn's API,
+parameter validation, nearest-neighbour search and random stream (the same generator calls
+in the same order), and replace only those parts with array operations on category codes.
+Their output is identical to imblearn's for the same `random_state` (tests compare them);
+where exactness cannot be shown cheaply (a custom `categorical_encoder`, sparse input, or
+category weights so small that imblearn's `np.isclose` merges unequal vote counts), they
+run imblearn's own code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
+from scipy import sparse
+from scipy.spatial import distance_matrix
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+from sklearn.utils import _safe_indexing, check_array, check_random_state
+from sklearn.utils.sparsefuncs_fast import csr_mean_variance_axis0
+from sklearn.utils.validation import _num_features
+
+# np.isclose's defaults, which imblearn uses to find the most voted categories.
+_ISCLOSE_RTOL = 1e-5
+_ISCLOSE_ATOL = 1e-8
+# Rows per chunk when counting votes, so counts take at most ~this many cells at once.
+_VOTE_CELLS = 1 << 24
+# Rows of synthetic samples interpolated at once by SMOTE (bounds its temporaries).
+_SMOTE_BLOCK_ROWS = 1 << 16
+# Cells of the SMOTEN distance matrix computed at once (8 bytes each: 64 MiB).
+_DISTANCE_CELLS = 1 << 23
+
+
+class VectorisedSMOTE(SMOTE):
+    """imblearn's SMOTE, same output, writing into one preallocated array.
+
+    imblearn's SMOTE copies the input, builds each class's samples with four full-size
+    temporaries (`X[rows]`, the neighbours, the differences, the steps times them, and an
+    `astype` copy), then stacks everything into a third array: about 5× the output at
+    peak. Here the output is allocated once and filled a block of rows at a time, with the
+    same arithmetic (float64 only: other dtypes run imblearn's code, whose intermediate
+    float64 results an in-place update would round differently).
+    """
+
+    def _fit_resample(self, X, y):
+        if sparse.issparse(X) or getattr(X, "dtype", None) != np.float64:
+            return super()._fit_resample(X, y)
+        self._validate_estimator()
+        total = X.shape[0] + sum(self.sampling_strategy_.values())
+        X_resampled = np.empty((total, X.shape[1]), dtype=X.dtype)
+        X_resampled[: X.shape[0]] = X
+        y_resampled = [y.copy()]
+        offset = X.shape[0]
+        for class_sample, n_samples in self.sampling_strategy_.items():
+            if n_samples == 0:
+                continue
+            target_class_indices = np.flatnonzero(y == class_sample)
+            X_class = _safe_indexing(X, target_class_indices)
+            self.nn_k_.fit(X_class)
+            nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
+            # BaseSMOTE._make_samples: the same two draws, in the same order.
+            random_state = check_random_state(self.random_state)
+            samples_indices = random_state.randint(low=0, high=nns.size, size=n_samples)
+            steps = 1.0 * random_state.uniform(size=n_samples)[:, np.newaxis]
+            rows = np.floor_divide(samples_indices, nns.shape[1])
+            cols = np.mod(samples_indices, nns.shape[1])
+            for start in range(0, n_samples, _SMOTE_BLOCK_ROWS):
+                block = slice(start, start + _SMOTE_BLOCK_ROWS)
+                new = X_resampled[
+                    offset + start : offset + min(start + _SMOTE_BLOCK_ROWS, n_samples)
+                ]
+                # X[rows] + steps * (X[neighbours] - X[rows]), one operation at a time.
+                new[:] = X_class[rows[block]]
+                diffs = X_class[nns[rows[block], cols[block]]]
+                diffs -= new
+                diffs *= steps[block]
+                new += diffs
+            offset += n_samples
+            y_resampled.append(np.full(n_samples, fill_value=class_sample, dtype=y.dtype))
+        return X_resampled, np.hstack(y_resampled)
+
+
+class VectorisedSMOTENC(SMOTENC):
+    """imblearn's SMOTENC, same parameters and output, with vectorised category handling."""
+
+    def _fit_resample(self, X, y):
+        if self.categorical_encoder is not None or sparse.issparse(X):
+            return super()._fit_resample(X, y)
+        self.n_features_ = _num_features(X)
+        self._validate_column_types(X)
+        self._validate_estimator()
+
+        # Encoding and per-class neighbour search exactly as imblearn does them.
+        X_continuous = _safe_indexing(X, self.continuous_features_, axis=1)
+        X_continuous = check_array(X_continuous, accept_sparse=["csr", "csc"])
+        X_categorical = _safe_indexing(X, self.categorical_features_, axis=1)
+        dtype_ohe = X_continuous.dtype if X_continuous.dtype.name != "object" else np.float64
+        self.categorical_encoder_ = OneHotEncoder(handle_unknown="ignore", dtype=dtype_ohe)
+        X_ohe = sparse.csr_matrix(self.categorical_encoder_.fit_transform(X_categorical))
+        n_rows, n_categorical = X_ohe.shape[0], len(self.categorical_encoder_.categories_)
+        X_ohe.sort_indices()
+        if X_ohe.nnz != n_rows * n_categorical or not np.all(
+            np.diff(X_ohe.indptr) == n_categorical
+        ):
+            return super()._fit_resample(X, y)
+        offsets = np.cumsum([0] + [cats.size for cats in self.categorical_encoder_.categories_])
+        codes = X_ohe.indices.reshape(n_rows, n_categorical) - offsets[:-1]
+        X_encoded = sparse.hstack((X_continuous, X_ohe), format="csr", dtype=dtype_ohe)
+        n_continuous = self.continuous_features_.size
+        # The dense continuous values as imblearn reads them back from X_encoded (a sparse
+        # matrix stores no -0.0, so normalise it to 0.0).
+        continuous = np.asarray(X_continuous, dtype=dtype_ohe)
+        if continuous.dtype.kind == "f":
+            continuous = continuous + continuous.dtype.type(0)
+
+        # First pass without random draws: per-class matrices and the category weights, so
+        # that a case needing imblearn's own code is found before any draw is made.
+        self.median_std_ = {}
+        classes = []
+        for class_sample, n_samples in self.sampling_strategy_.items():
+            if n_samples == 0:
+                continue
+            target_class_indices = np.flatnonzero(y == class_sample)
+            X_class = _safe_indexing(X_encoded, target_class_indices)
+            _, var = csr_mean_variance_axis0(X_class[:, :n_continuous])
+            self.median_std_[class_sample] = np.median(np.sqrt(var))
+            classes.append((class_sample, n_samples, target_class_indices, X_class))
+        if not all(self._votes_are_counts(self.median_std_[c]) for c, *_ in classes):
+            return super()._fit_resample(X, y)
+
+        new_continuous, new_codes, new_labels = [], [], []
+        for class_sample, n_samples, target_class_indices, X_class in classes:
+            median_std = self.median_std_[class_sample]
+            if math.isclose(median_std, 0):
+                self._X_categorical_minority_encoded = X_class[:, n_continuous:].toarray()
+            X_class_categorical = X_class[:, n_continuous:]
+            X_class_categorical.data[:] = median_std / np.sqrt(2)
+            X_class[:, n_continuous:] = X_class_categorical
+            self.nn_k_.fit(X_class)
+            nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
+
+            # BaseSMOTE._make_samples: the same two draws, in the same order.
+            random_state = check_random_state(self.random_state)
+            samples_indices = random_state.randint(low=0, high=nns.size, size=n_samples)
+            steps = 1.0 * random_state.uniform(size=n_samples)[:, np.newaxis]
+            rows = np.floor_divide(samples_indices, nns.shape[1])
+            cols = np.mod(samples_indices, nns.shape[1])
+
+            # SMOTE's interpolation on the continuous columns, element for element.
+            class_continuous = continuous[target_class_indices]
+            diffs = class_continuous[nns[rows, cols]] - class_continuous[rows]
+            new_continuous.append((class_continuous[rows] + steps * diffs).astype(dtype_ohe))
+            # SMOTENC._generate_samples: most voted category among the k neighbours, ties
+            # broken by one permutation per feature drawn from a fresh generator.
+            rng = check_random_state(self.random_state)
+            class_codes = codes[target_class_indices]
+            neighbours = nns[rows]
+            chosen = np.empty((n_samples, n_categorical), dtype=codes.dtype)
+            for feature in range(n_categorical):
+                n_values = int(offsets[feature + 1] - offsets[feature])
+                votes = class_codes[:, feature][neighbours]
+                chosen[:, feature] = _most_voted(votes, n_values, rng)
+            new_codes.append(chosen)
+            new_labels.append(np.full(n_samples, fill_value=class_sample, dtype=y.dtype))
+
+        # imblearn's inverse one-hot transform gives categories_[feature][code].
+        all_codes = np.vstack([codes, *new_codes])
+        categories = self.categorical_encoder_.categories_
+        decoded = np.empty(
+            (all_codes.shape[0], n_categorical),
+            dtype=np.result_type(*[c.dtype for c in categories]),
+        )
+        for feature, values in enumerate(categories):
+            decoded[:, feature] = values[all_codes[:, feature]]
+        X_resampled = np.hstack((np.vstack([continuous, *new_continuous]), decoded))
+        order = np.argsort(np.hstack((self.continuous_features_, self.categorical_features_)))
+        return X_resampled[:, order], np.hstack([y.copy(), *new_labels])
+
+    def _votes_are_counts(self, median_std: float) -> bool:
+        """Whether imblearn's `isclose` on summed category weights equals comparing counts.
+
+        Each neighbour adds the same weight (median_std / sqrt(2), or 1 when the median is
+        0) to its category; with weights below about atol / (1 - rtol * k), `isclose`
+        treats counts that differ by one as a tie, so imblearn's code must run.
+        """
+        if math.isclose(median_std, 0):
+            return True
+        weight = median_std / np.sqrt(2)
+        k = self.nn_k_.n_neighbors if hasattr(self.nn_k_, "n_neighbors") else None
+        if not isinstance(k, int) or not np.isfinite(weight):
+            return False
+        # Unequal counts differ by at least one weight; equal counts give sums equal to
+        # within rounding (k additions), far inside rtol.
+        margin = weight * (1 - 1e-9) - _ISCLOSE_RTOL * (k * weight * (1 + 1e-9))
+        return margin > 2 * _ISCLOSE_ATOL
+
+
+def _most_voted(votes: np.ndarray, n_values: int, rng: np.random.RandomState) -> np.ndarray:
+    """For each row of category codes, the most frequent one; ties broken as imblearn does.
+
+    imblearn lists every (row, category) pair at the maximum in row-major order, permutes
+    that list with `rng.permutation` and keeps each row's first pair. The same permutation
+    (`rng.permutation(n)` consumes the generator exactly as permuting an n-row array) picks
+    the same pair here, without the dense neighbour array or the LIL matrix.
+    """
+    n_rows = votes.shape[0]
+    chunk = max(1, _VOTE_CELLS // max(n_values, 1))
+    pair_rows, pair_cols = [], []
+    for start in range(0, n_rows, chunk):
+        block = votes[start : start + chunk]
+        flat = (np.arange(block.shape[0])[:, None] * n_values + block).ravel()
+        counts = np.bincount(flat, minlength=block.shape[0] * n_values)
+        counts = counts.reshape(block.shape[0], n_values)
+        at_max = counts == counts.max(axis=1, keepdims=True)
+        block_rows, block_cols = np.nonzero(at_max)
+        pair_rows.append(block_rows + start)
+        pair_cols.append(block_cols)
+    rows = np.concatenate(pair_rows)
+    cols = np.concatenate(pair_cols)
+    permutation = rng.permutation(rows.size)
+    if rows.size == n_rows:  # no ties: one pair per row
+        return cols
+    position = np.empty(rows.size, dtype=np.intp)
+    position[permutation] = np.arange(rows.size)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    first = np.minimum.reduceat(position, starts)
+    return cols[permutation[first]]
+
+
+class VectorisedSMOTEN(SMOTEN):
+    """imblearn's SMOTEN, same parameters and output, with a table-driven VDM and mode."""
+
+    def _fit_resample(self, X, y):
+        if (
+            self.categorical_encoder is not None
+            or sparse.issparse(X)
+            or not isinstance(self.k_neighbors, int)
+        ):
+            return super()._fit_resample(X, y)
+        from imblearn.metrics.pairwise import ValueDifferenceMetric
+
+        self._validate_estimator()
+        X_resampled = [X.copy()]
+        y_resampled = [y.copy()]
+        self.categorical_encoder_ = OrdinalEncoder(dtype=np.int32)
+        X_encoded = self.categorical_encoder_.fit_transform(X)
+        n_values = [len(cat) for cat in self.categorical_encoder_.categories_]
+        vdm = ValueDifferenceMetric(n_categories=n_values).fit(X_encoded, y)
+        # The VDM between two samples sums, per feature, a distance that depends only on
+        # their two categories: compute it once per pair of categories, with the same
+        # scipy call imblearn applies to every pair of samples.
+        tables = [distance_matrix(proba, proba, p=vdm.k) ** vdm.r for proba in vdm.proba_per_class_]
+
+        for class_sample, n_samples in self.sampling_strategy_.items():
+            if n_samples == 0:
+                continue
+            target_class_indices = np.flatnonzero(y == class_sample)
+            X_class = _safe_indexing(X_encoded, target_class_indices)
+            if self.nn_k_.n_neighbors > X_class.shape[0]:
+                return super()._fit_resample(X, y)  # imblearn raises its own error
+            nn_indices = _nearest_by_tables(X_class, tables, self.nn_k_.n_neighbors)
+            X_new, y_new = self._make_samples(
+                X_class, class_sample, y.dtype, nn_indices, n_samples, n_values=n_values
+            )
+            X_resampled.append(self.categorical_encoder_.inverse_transform(X_new))
+            y_resampled.append(y_new)
+        return np.vstack(X_resampled), np.hstack(y_resampled)
+
+    def _make_samples(self, X_class, klass, y_dtype, nn_indices, n_samples, n_values=None):
+        if n_values is None:
+            return super()._make_samples(X_class, klass, y_dtype, nn_indices, n_samples)
+        random_state = check_random_state(self.random_state)
+        samples_indices = random_state.choice(
+            np.arange(X_class.shape[0]), size=n_samples, replace=True
+        )
+        neighbours = nn_indices[samples_indices]
+        X_new = np.empty((n_samples, X_class.shape[1]), dtype=X_class.dtype)
+        for feature, size in enumerate(n_values):
+            # scipy.stats.mode: the most frequent value, the smallest one among ties.
+            votes = X_class[:, feature][neighbours]
+            X_new[:, feature] = _mode(votes, size)
+        y_new = np.full(n_samples, fill_value=klass, dtype=y_dtype)
+        return X_new, y_new
+
+
+def _nearest_by_tables(codes: np.ndarray, tables: list[np.ndarray], n_neighbors: int):
+    """imblearn's VDM + NearestNeighbors(metric="precomputed"), a block of rows at a time.
+
+    imblearn builds the whole n × n distance matrix (7 GB at 30,000 rows of a class);
+    sklearn's brute-force search reduces it row by row with `argpartition` then `argsort`
+    (`_kneighbors_reduce_func`), so computing the same rows in blocks and reducing each
+    block the same way gives the same neighbours, ties included.
+    """
+    n_rows = codes.shape[0]
+    block = max(1, _DISTANCE_CELLS // max(n_rows, 1))
+    result = np.empty((n_rows, n_neighbors), dtype=np.intp)
+    for start in range(0, n_rows, block):
+        rows = codes[start : start + block]
+        dist = np.zeros((rows.shape[0], n_rows), dtype=np.float64)
+        for feature, table in enumerate(tables):
+            dist += table[rows[:, feature][:, None], codes[:, feature][None, :]]
+        sample_range = np.arange(dist.shape[0])[:, None]
+        neigh_ind = np.argpartition(dist, n_neighbors - 1, axis=1)[:, :n_neighbors]
+        neigh_ind = neigh_ind[sample_range, np.argsort(dist[sample_range, neigh_ind])]
+        result[start : start + block] = neigh_ind
+    return result
+
+
+def _mode(votes: np.ndarray, n_values: int) -> np.ndarray:
+    """Per row, the most frequent code; the smallest code among ties (argmax's first)."""
+    chunk = max(1, _VOTE_CELLS // max(n_values, 1))
+    result = np.empty(votes.shape[0], dtype=np.intp)
+    for start in range(0, votes.shape[0], chunk):
+        block = votes[start : start + chunk]
+        flat = (np.arange(block.shape[0])[:, None] * n_values + block).ravel()
+        counts = np.bincount(flat, minlength=block.shape[0] * n_values)
+        result[start : start + chunk] = counts.reshape(block.shape[0], n_values).argmax(axis=1)
+    return result
