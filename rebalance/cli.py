@@ -63,10 +63,14 @@ def run(config: RunConfig, /, *, debug: bool = False) -> str:
     from flows.rebalance_flow import rebalance_dataset
     from rebalance.prefect_sync import track_task_runs, wait_until_recorded
 
-    # After the imports above (a thread competes for the GIL), while the server starts.
-    _preload_in_background(config)
     if server is not None:
+        # While the server starts, import the steps' slow libraries; both threads finish
+        # before the flow starts, since a module imported by two threads at once can fail
+        # half-initialised (seen with great_expectations).
+        preload = _preload_in_background(config)
         server.join()  # before the flow, whose client would otherwise start it a second time
+        if preload is not None:
+            preload.join()
 
     if not debug:
         _hide_tracebacks_in_terminal()
@@ -101,10 +105,12 @@ def _start_embedded_server_in_background():
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
 
+    # Imported here, not on the thread: two threads importing the same modules at once can
+    # see them half-initialised. The thread only spawns the server and waits for it.
+    from prefect.server.api.server import SubprocessASGIServer
+
     def start() -> None:
         try:
-            from prefect.server.api.server import SubprocessASGIServer
-
             SubprocessASGIServer().start()
         except Exception:  # the flow's client starts it again and reports the error
             return
@@ -114,7 +120,7 @@ def _start_embedded_server_in_background():
     return thread
 
 
-def _preload_in_background(config: RunConfig) -> None:
+def _preload_in_background(config: RunConfig):
     """Import the modality's slow libraries on a thread while Prefect's server starts.
 
     The main thread mostly waits for the embedded server (about 10 s), and imblearn and
@@ -128,7 +134,7 @@ def _preload_in_background(config: RunConfig) -> None:
 
     preload = getattr(modality_for(config.modality), "preload", None)
     if preload is None:
-        return
+        return None
 
     def run_quietly() -> None:
         try:
@@ -136,7 +142,9 @@ def _preload_in_background(config: RunConfig) -> None:
         except Exception:  # the step's own import reports it
             return
 
-    threading.Thread(target=run_quietly, name="rebalance-preload", daemon=True).start()
+    thread = threading.Thread(target=run_quietly, name="rebalance-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def validate(config: RunConfig, /) -> str:
