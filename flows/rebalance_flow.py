@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from prefect import flow, get_run_logger, runtime
 
-from rebalance.config import RunConfig
+from rebalance.config import ImageConfig, TabularConfig, TextConfig
 from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks import steps
 from tasks.class_weights import class_weights
@@ -39,7 +39,11 @@ def _timed(timings: dict[str, float], name: str):
 
 @flow(name="rebalance-dataset", flow_run_name="{config.name}")
 def rebalance_dataset(
-    config: RunConfig, downstream_deployment: DeploymentName | None = None
+    # A plain union, not the CLI's discriminated `RunConfig`: its JSON schema is `anyOf`, which
+    # the Prefect UI renders as one form per modality (a `oneOf` falls back to a JSON editor).
+    # `modality` and extra="forbid" still let exactly one member validate.
+    config: TabularConfig | ImageConfig | TextConfig,
+    downstream_deployment: DeploymentName | None = None,
 ) -> str:
     """Validate, split and rebalance one dataset; returns the published run folder.
 
