@@ -15,6 +15,7 @@ import polars as pl
 from rebalance.errors import SamplerError
 from tasks import samplers
 from tasks.ingest import Columns
+from tasks.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_large
 from tasks.modality import SYNTHETIC, Resampled
 
 
@@ -86,6 +87,12 @@ def rebalance_table(
     estimator = samplers.build_sampler(name, params, seed=seed)
 
     labels = train[columns.label].to_numpy()
+    refuse_if_too_large(
+        sampler=name,
+        rows=train.height,
+        row_bytes=_row_bytes(train, name, numeric, categorical),
+        new_rows=_new_rows(estimator, labels),
+    )
     if name in samplers.ANY_VALUES:
         features = _object_matrix(train, columns.features, numeric)
     else:
@@ -133,6 +140,27 @@ def _refuse_identifier_like(train: pl.DataFrame, categorical: list[str]) -> None
                 "of `features`"
             )
             raise SamplerError(msg)
+
+
+def _row_bytes(train: pl.DataFrame, name: str, numeric: list[str], categorical: list[str]) -> int:
+    """Bytes per row of the matrix the sampler gets (see `_object_matrix`, `_float_matrix`)."""
+    if name in samplers.ANY_VALUES and categorical:
+        return CELL_BYTES * len(numeric) + OBJECT_CELL_BYTES * len(categorical)
+    one_hot = sum(train[column].n_unique() for column in categorical)
+    return CELL_BYTES * (len(numeric) + one_hot)
+
+
+def _new_rows(estimator: Any, labels: np.ndarray) -> int:
+    """Rows an over-sampler will add (0 for under-sampling, or a strategy it will refuse)."""
+    from imblearn.utils import check_sampling_strategy
+
+    if getattr(estimator, "_sampling_type", None) != "over-sampling":
+        return 0
+    try:
+        strategy = check_sampling_strategy(estimator.sampling_strategy, labels, "over-sampling")
+    except ValueError:
+        return 0  # fit_resample reports it, with imblearn's own message
+    return sum(max(int(extra), 0) for extra in strategy.values())
 
 
 def _positions(names: list[Any], features: tuple[str, ...]) -> list[int]:
