@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             [python(), __file__, "--baseline", str(source), str(workdir / "baseline")], env=env
         )
         check(base, "baseline")
-        ours = measure([python(), "-m", "rebalance.cli", "run", str(config)], env=env)
+        ours = measure([python(), "-m", "rebalance.cli", "run", str(config), "--force"], env=env)
         check(ours, "rebalance run")
         run_dir = Path(ours.stdout.strip().splitlines()[-1])
         manifest = json.loads((run_dir / "manifest.json").read_text())

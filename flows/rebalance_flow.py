@@ -44,6 +44,7 @@ def rebalance_dataset(
     # `modality` and extra="forbid" still let exactly one member validate.
     config: TabularConfig | ImageConfig | TextConfig,
     downstream_deployment: DeploymentName | None = None,
+    force: bool = False,
 ) -> str:
     """Validate, split and rebalance one dataset; returns the published run folder.
 
@@ -54,12 +55,18 @@ def rebalance_dataset(
     Args:
         config: The run's config, as in a config YAML file.
         downstream_deployment: A deployment to start when the run is published.
+        force: Run even when data, config and libraries are unchanged since `latest`
+            (otherwise that run is reused: nothing is written, no event is emitted).
     """
     logger = get_run_logger()
     timings: dict[str, float] = {}
     started_at = utc_now()
     with _timed(timings, "check-config"):
         steps.with_policy(steps.check_config, config)(config)
+    with _timed(timings, "check-unchanged"):
+        rerun = steps.with_policy(steps.check_unchanged, config)(config, force=force)
+    if rerun.reusable is not None:
+        return rerun.reusable
     folder = open_run_folder(config.dataset_dir, run_id=new_run_id())
     logger.info("run %s writes into %s", folder.run_id, folder.temp)
     try:
@@ -89,6 +96,7 @@ def rebalance_dataset(
             weights=weights,
             timings=timings,
             flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
+            fingerprint=None if resampled.fell_back else rerun.fingerprint,
         )
         with _timed(timings, "report"):
             steps.with_policy(steps.report, config)(manifest, folder.temp)

@@ -1,4 +1,8 @@
-"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`, `rebalance serve`.
+"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`, `rebalance serve`,
+`rebalance rollback CONFIG.yaml [--to RUN_ID]`.
+
+`run` reuses the published `latest` run instead when data, config and libraries are unchanged
+since it (`--force` runs anyway).
 
 On success `run` prints the published run folder as the last line of stdout. On failure the
 last line of stderr is one sentence naming what is wrong and what to do; tracebacks are shown
@@ -38,10 +42,24 @@ def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
     if args.command == "serve":
         return _serve(args.prefect_file, debug=args.debug)
     try:
+        if args.command == "rollback":
+            from tasks.rollback import roll_back
+
+            print(roll_back(load_config(args.config).dataset_dir, to=args.to))
+            return 0
         config = load_config(args.config, overrides=args.overrides)
         if args.command == "run":
+            reused = None if args.force else _reusable_run(config)
+            if reused is not None:
+                print(
+                    f"rebalance: data, config and libraries unchanged since {reused}; "
+                    "reusing it (--force reruns)",
+                    file=sys.stderr,
+                )
+                print(reused)
+                return 0
             try:
-                folder = run(config, debug=args.debug)
+                folder = run(config, debug=args.debug, force=args.force)
             finally:
                 if owns_process:
                     _stop_embedded_server()
@@ -57,7 +75,18 @@ def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
     return 0
 
 
-def run(config: RunConfig, /, *, debug: bool = False) -> str:
+def _reusable_run(config: RunConfig) -> Path | None:
+    """The published run this one would reproduce, found without starting Prefect.
+
+    The flow checks the same (for deployments); checking here first saves the embedded
+    server's start, most of an unchanged nightly rerun's time.
+    """
+    from tasks.rerun import input_fingerprint, reusable_run
+
+    return reusable_run(config, input_fingerprint(config))
+
+
+def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> str:
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
     server = _start_embedded_server_in_background()
     from flows.rebalance_flow import rebalance_dataset
@@ -75,7 +104,7 @@ def run(config: RunConfig, /, *, debug: bool = False) -> str:
     if not debug:
         _hide_tracebacks_in_terminal()
     with track_task_runs() as tracker:
-        state = rebalance_dataset(config, return_state=True)
+        state = rebalance_dataset(config, force=force, return_state=True)
     flow_run_id = state.state_details.flow_run_id
     try:
         wait_until_recorded(
@@ -260,6 +289,17 @@ def _parser() -> argparse.ArgumentParser:
             help="override a config value, e.g. --set split.seed=7 (repeatable)",
         )
         command.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands.choices["run"].add_argument(
+        "--force",
+        action="store_true",
+        help="run even when data, config and libraries are unchanged since `latest`",
+    )
+    rollback = commands.add_parser(
+        "rollback", help="point `latest` back at the previous run (or --to RUN_ID)"
+    )
+    rollback.add_argument("config", type=Path, help="YAML config file of the dataset")
+    rollback.add_argument("--to", metavar="RUN_ID", help="the run to point `latest` at")
+    rollback.add_argument("--debug", action="store_true", help="show tracebacks")
     serve = commands.add_parser(
         "serve", help="serve the deployments of deployments/prefect.yaml from this process"
     )

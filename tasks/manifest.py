@@ -13,6 +13,8 @@ from typing import Any
 from tasks.ingest import file_sha256
 
 MANIFEST_FILE = "manifest.json"
+# What a rerun compares to reuse a run (tasks/rerun.py); None: the run is never reused.
+FINGERPRINT = "input_fingerprint"
 VERSIONED_PACKAGES = (
     "rebalance",
     "prefect",
@@ -77,6 +79,7 @@ def build_manifest(
     weights: dict[str, Any],
     timings: dict[str, float],
     flow_run_id: str | None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """Everything a training job or a person needs to trust the run (files are added on write)."""
     from tasks.split import class_counts
@@ -139,4 +142,5 @@ def build_manifest(
         "versions": library_versions(),
         "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
         "prefect": {"flow_run_id": flow_run_id},
+        FINGERPRINT: fingerprint,
     }

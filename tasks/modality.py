@@ -53,6 +53,8 @@ class Resampled:
     params: dict[str, Any]
     categorical: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # An offline fallback stood in for the requested method: the next run must not reuse it.
+    fell_back: bool = False
     # Modality-specific facts for the manifest, and markdown sections for the report.
     extra: dict[str, Any] = field(default_factory=dict)
     report_sections: list[str] = field(default_factory=list)

@@ -32,6 +32,7 @@ from tasks.report import (
     render_chart,
     render_markdown,
 )
+from tasks.rerun import input_fingerprint, reusable_run
 from tasks.run_folder import RunFolder, publish_run_folder
 from tasks.split import SplitResult, split_frame
 from validations.invariants import check_run_invariants, holdout_hashes
@@ -76,6 +77,27 @@ def check_config(config: RunConfig) -> str | None:
     name = modality_for(config.modality).check_config(config)
     get_run_logger().info("%s rebalancing with: %s", config.modality, name or "none")
     return name
+
+
+@dataclasses.dataclass(frozen=True)
+class RerunCheck:
+    """The run's input fingerprint, and the published run it would reproduce, if any."""
+
+    fingerprint: str | None
+    reusable: str | None
+
+
+@_task("check-unchanged")
+def check_unchanged(config: RunConfig, force: bool = False) -> RerunCheck:
+    """Fingerprint the input; find a published run with the same one (unless `force`)."""
+    fingerprint = input_fingerprint(config)
+    reusable = None if force else reusable_run(config, fingerprint)
+    if reusable is not None:
+        get_run_logger().info(
+            "data, config and libraries unchanged since %s: reusing it (force=True reruns)",
+            reusable,
+        )
+    return RerunCheck(fingerprint, None if reusable is None else str(reusable))
 
 
 @_task("ingest")

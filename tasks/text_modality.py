@@ -373,6 +373,7 @@ def _resampled(
         requested=options.method,
         sampler=None if method == "none" else method,
         params=params,
+        fell_back=method != options.method,
         notes=list(notes or []),
         extra=extra,
         report_sections=sections,

@@ -13,8 +13,9 @@ from tests.helpers import loans_frame, write_config
 
 pytestmark = pytest.mark.slow
 
-# check-config, ingest, validate, split, rebalance, report, verify, publish, announce-ready
-TASKS_PER_RUN = 9
+# check-config, check-unchanged, ingest, validate, split, rebalance, report, verify, publish,
+# announce-ready
+TASKS_PER_RUN = 10
 
 
 @pytest.fixture(scope="module")

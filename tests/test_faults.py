@@ -31,7 +31,7 @@ def _run(config, capsys, monkeypatch, faults=None) -> tuple[int, str, str]:
     from rebalance import faults as fault_module
 
     fault_module._fired.clear()
-    status = main(["run", str(config)])
+    status = main(["run", str(config), "--force"])
     monkeypatch.delenv("REBALANCE_FAULTS", raising=False)
     out, err = capsys.readouterr()
     return status, out.strip().splitlines()[-1] if out.strip() else "", err
@@ -95,7 +95,7 @@ def test_sigkill_at_any_step_leaves_latest_on_the_last_good_run(prefect_harness,
     def cli(faults=None):
         run_env = {**env, "REBALANCE_FAULTS": faults} if faults else env
         return subprocess.run(
-            [sys.executable, "-m", "rebalance.cli", "run", str(config)],
+            [sys.executable, "-m", "rebalance.cli", "run", str(config), "--force"],
             env=run_env,
             capture_output=True,
             text=True,
@@ -131,7 +131,7 @@ def test_two_runs_at_once_publish_two_complete_folders(prefect_harness, dataset)
 
     config = write_config(dataset, "d.csv", retries=0)
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    command = [sys.executable, "-m", "rebalance.cli", "run", str(config)]
+    command = [sys.executable, "-m", "rebalance.cli", "run", str(config), "--force"]
 
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in "ab"]
     folders = [Path(run.communicate(timeout=300)[0].strip().splitlines()[-1]) for run in runs]

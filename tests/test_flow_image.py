@@ -119,7 +119,7 @@ def test_rerun_is_byte_identical(image_run):
     from flows.rebalance_flow import rebalance_dataset
 
     config, run_dir = image_run
-    again = Path(rebalance_dataset(config))
+    again = Path(rebalance_dataset(config, force=True))
 
     first, second = _manifest(run_dir)["files"], _manifest(again)["files"]
     images = {name for name in first if name.startswith(("train/", "val/", "test/"))}

@@ -134,7 +134,7 @@ def test_same_seed_gives_byte_identical_outputs(loans_run):
     from flows.rebalance_flow import rebalance_dataset
 
     _, config, run_dir = loans_run
-    again = rebalance_dataset(config)
+    again = rebalance_dataset(config, force=True)
 
     first = _manifest(run_dir)["files"]
     second = _manifest(again)["files"]

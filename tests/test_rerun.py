@@ -1,0 +1,86 @@
+"""An unchanged rerun reuses `latest`; any change to data, config or outputs runs again."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from rebalance.cli import main
+from rebalance.config import load_config, parse_config
+from tasks.rerun import input_fingerprint, reusable_run
+from tests.helpers import loans_frame, write_config
+from tests.image_helpers import image_tree
+
+
+@pytest.fixture
+def table(tmp_path):
+    loans_frame(150).write_csv(tmp_path / "d.csv")
+    return tmp_path
+
+
+def test_fingerprint_follows_the_data_and_the_config_but_not_retries(table):
+    config = load_config(write_config(table, "d.csv"))
+    first = input_fingerprint(config)
+
+    assert input_fingerprint(config) == first
+    assert input_fingerprint(config.model_copy(update={"retries": 5})) == first
+    seed = config.split.model_copy(update={"seed": 7})
+    assert input_fingerprint(config.model_copy(update={"split": seed})) != first
+    data = (table / "d.csv").read_bytes()
+    (table / "d.csv").write_bytes(data.replace(b"Urban", b"Urbam", 1))
+    assert input_fingerprint(config) != first
+
+
+def test_a_missing_source_has_no_fingerprint_and_nothing_to_reuse(tmp_path):
+    config = load_config(write_config(tmp_path, "nowhere.csv"))
+
+    assert input_fingerprint(config) is None
+    assert reusable_run(config, None) is None
+
+
+def test_image_fingerprint_changes_when_one_image_changes(tmp_path):
+    root = image_tree(tmp_path / "pics", {"a": 4, "b": 2})
+    config = parse_config(
+        {"name": "p", "modality": "image", "source": str(root), "output": str(tmp_path / "o")}
+    )
+    first = input_fingerprint(config)
+
+    image = sorted((root / "b").iterdir())[0]
+    image.write_bytes(image.read_bytes() + b"\0")
+
+    assert input_fingerprint(config) != first
+
+
+@pytest.mark.flow
+def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, table, capsys):
+    config_path = write_config(table, "d.csv")
+    dataset = table / "out" / "t"
+
+    assert main(["run", str(config_path)]) == 0
+    first = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["run", str(config_path)]) == 0
+    out, err = capsys.readouterr()
+
+    assert out.strip().splitlines()[-1] == first
+    assert "unchanged since" in err and "--force" in err
+    assert sorted(path.name for path in dataset.iterdir()) == sorted(
+        [os.path.basename(first), "latest"]
+    )
+
+    # The flow itself reuses too (deployments run it without the CLI); force runs anyway.
+    from flows.rebalance_flow import rebalance_dataset
+
+    config = load_config(config_path)
+    assert rebalance_dataset(config) == first
+    forced = rebalance_dataset(config, force=True)
+    assert forced != first
+    assert os.path.realpath(dataset / "latest") == os.path.realpath(forced)
+
+    # Someone edits the published output: it is no longer what the run wrote, so run again.
+    (Path(forced) / "val.parquet").write_bytes(b"edited")
+    assert main(["run", str(config_path)]) == 0
+    rerun = capsys.readouterr().out.strip().splitlines()[-1]
+    assert rerun not in (first, forced)
+    manifest = json.loads(Path(rerun, "manifest.json").read_text())
+    assert manifest["input_fingerprint"] == input_fingerprint(config)
