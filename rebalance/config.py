@@ -374,8 +374,9 @@ _RUN_CONFIG = TypeAdapter(RunConfig)
 def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Read a YAML config, apply `key.path=value` overrides and validate it.
 
-    Relative paths (`source`, `output`) resolve against the config file's folder, so a
-    config works the same from any working directory (a Prefect worker's included).
+    Relative paths (`source`, `output`, an augmentations file, a `./` or `../` model folder)
+    resolve against the config file's folder, so a config works the same from any working
+    directory (a Prefect worker's included).
 
     Raises:
         ConfigError: the file is missing or not YAML, an override is malformed, or the
@@ -405,6 +406,9 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
     if isinstance(rebalance, dict) and isinstance(rebalance.get("augmentations"), str):
         # An image run's saved albumentations pipeline, like `source`, is relative to the config.
         rebalance["augmentations"] = os.path.normpath(base / rebalance["augmentations"])
+    if isinstance(rebalance, dict) and str(rebalance.get("model", "")).startswith(("./", "../")):
+        # A text run's local model folder too (a hub name such as Helsinki-NLP/... is not a path).
+        rebalance["model"] = os.path.normpath(base / rebalance["model"])
     return parse_config(raw, origin=str(path))
 
 
