@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,7 @@ from pydantic import (
 from rebalance.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class _Section(BaseModel):
@@ -106,7 +108,8 @@ class CommonConfig(_Section):
 
     name: str = Field(
         ...,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=NAME_PATTERN.pattern,
+        max_length=100,
         description="Dataset name: the output folder and the Prefect artifact key.",
     )
     source: Path = Field(..., description="The data: a file, or a folder for images.")
@@ -117,6 +120,20 @@ class CommonConfig(_Section):
     retries: int = Field(2, ge=0, description="Retries of each step after a transient failure.")
     retry_delay_seconds: float = Field(2.0, ge=0, description="Delay before each retry.")
     output: Path = Field(Path("outputs"), description="Root folder of all run folders.")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_is_one_folder(cls, name: Any) -> Any:
+        # One message with the fix, instead of pydantic's bare pattern: the name is a folder
+        # under `output`, so `../x`, `a/b` or `.hidden` would write elsewhere or hide it.
+        if isinstance(name, str) and not NAME_PATTERN.fullmatch(name):
+            msg = (
+                f"{name!r} cannot be the dataset's folder name <output>/<name>: use letters, "
+                "digits, '.', '_' and '-' only, starting with a letter or digit (so no '/' "
+                "and no leading '.')"
+            )
+            raise ValueError(msg)
+        return name
 
     @property
     def dataset_dir(self) -> Path:
@@ -374,8 +391,9 @@ _RUN_CONFIG = TypeAdapter(RunConfig)
 def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Read a YAML config, apply `key.path=value` overrides and validate it.
 
-    Relative paths (`source`, `output`) resolve against the config file's folder, so a
-    config works the same from any working directory (a Prefect worker's included).
+    Relative paths (`source`, `output`, an augmentations file, a `./` or `../` model folder)
+    resolve against the config file's folder, so a config works the same from any working
+    directory (a Prefect worker's included).
 
     Raises:
         ConfigError: the file is missing or not YAML, an override is malformed, or the
@@ -405,6 +423,9 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
     if isinstance(rebalance, dict) and isinstance(rebalance.get("augmentations"), str):
         # An image run's saved albumentations pipeline, like `source`, is relative to the config.
         rebalance["augmentations"] = os.path.normpath(base / rebalance["augmentations"])
+    if isinstance(rebalance, dict) and str(rebalance.get("model", "")).startswith(("./", "../")):
+        # A text run's local model folder too (a hub name such as Helsinki-NLP/... is not a path).
+        rebalance["model"] = os.path.normpath(base / rebalance["model"])
     return parse_config(raw, origin=str(path))
 
 

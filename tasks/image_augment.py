@@ -253,35 +253,48 @@ class Pixels:
 
 
 def load_pixels(path: Path, /) -> Pixels:
-    """Decode a file upright (EXIF orientation applied) into arrays of its own kind."""
+    """Decode a file upright (EXIF orientation applied) into arrays of its own kind.
+
+    An animated file (GIF, WebP, APNG) gives its first frame, as Pillow, torchvision and Keras
+    loaders read it; the note says so.
+    """
     with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened)
-        mode = image.mode
-        note = None
-        if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-            array = np.asarray(image)
-            if mode == "I" and (array.min() < 0 or array.max() > 65535):
-                note = "32-bit values clipped to 16 bits"
-            return Pixels(np.clip(array, 0, 65535).astype(np.uint16), None, note)
-        if mode == "P":
-            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-            note = "palette image written as RGB(A)"
-        elif mode == "1":
-            image = image.convert("L")
-            note = "1-bit image written as 8-bit grayscale"
-        elif mode in ("LA", "La", "PA"):
-            image = image.convert("LA")
-        elif mode in ("RGBa",):
-            image = image.convert("RGBA")
-        elif mode not in ("L", "RGB", "RGBA"):
-            image = image.convert("RGB")
-            note = f"{mode} image written as RGB"
+        pixels = _pixels(opened)
+        if int(getattr(opened, "n_frames", 1) or 1) > 1:
+            first = "animated image: first frame used"
+            note = f"{first}, {pixels.note}" if pixels.note else first
+            pixels = Pixels(pixels.image, pixels.alpha, note)
+        return pixels
+
+
+def _pixels(opened: Image.Image) -> Pixels:
+    image = ImageOps.exif_transpose(opened)  # a copy of the first frame
+    mode = image.mode
+    note = None
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         array = np.asarray(image)
-        if image.mode == "LA":
-            return Pixels(np.ascontiguousarray(array[..., 0]), array[..., 1].copy(), note)
-        if image.mode == "RGBA":
-            return Pixels(np.ascontiguousarray(array[..., :3]), array[..., 3].copy(), note)
-        return Pixels(array.copy(), None, note)
+        if mode == "I" and (array.min() < 0 or array.max() > 65535):
+            note = "32-bit values clipped to 16 bits"
+        return Pixels(np.clip(array, 0, 65535).astype(np.uint16), None, note)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        note = "palette image written as RGB(A)"
+    elif mode == "1":
+        image = image.convert("L")
+        note = "1-bit image written as 8-bit grayscale"
+    elif mode in ("LA", "La", "PA"):
+        image = image.convert("LA")
+    elif mode in ("RGBa",):
+        image = image.convert("RGBA")
+    elif mode not in ("L", "RGB", "RGBA"):
+        image = image.convert("RGB")
+        note = f"{mode} image written as RGB"
+    array = np.asarray(image)
+    if image.mode == "LA":
+        return Pixels(np.ascontiguousarray(array[..., 0]), array[..., 1].copy(), note)
+    if image.mode == "RGBA":
+        return Pixels(np.ascontiguousarray(array[..., :3]), array[..., 3].copy(), note)
+    return Pixels(array.copy(), None, note)
 
 
 def augment(compose, pixels: Pixels, /, *, seed: int) -> tuple[Pixels, list[list[Any]]]:

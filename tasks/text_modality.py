@@ -20,6 +20,7 @@ from rebalance.config import TextConfig
 from rebalance.errors import ConfigError
 from tasks.back_translation import (
     back_translator,
+    directions,
     load_translators,
     model_name,
     variants,
@@ -40,7 +41,7 @@ from tasks.paraphrase import (
 from tasks.split import class_counts
 from tasks.text_ingest import normalise_text, normalised_text_expr, read_texts
 from tasks.translation_cache import TranslationCache
-from tasks.translators import Decoding, ModelUnavailable, Runtime
+from tasks.translators import Decoding, ModelUnavailable, Runtime, check_local_model
 
 SOURCE_ID = "source_row_id"
 PIVOT = "pivot"
@@ -72,6 +73,8 @@ class TextModality:
             return None
         if options.method == "eda":
             return "eda"
+        for src, tgt in directions(options.source_language, options.pivots):
+            check_local_model(model_name(options.model, src=src, tgt=tgt))
         return f"back_translation via {', '.join(options.pivots)} ({options.model})"
 
     def ingest(self, config: TextConfig, /) -> Ingested:

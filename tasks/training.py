@@ -57,8 +57,16 @@ def check_outputs(run_folder: Path | str, manifest: dict[str, Any], /) -> dict[s
         DataError: a listed file is missing or changed since the run.
     """
     folder = Path(run_folder)
+    real_folder = folder.resolve()
     for relative, expected in manifest.get("files", {}).items():
         path = folder / relative
+        if Path(relative).is_absolute() or not path.resolve().is_relative_to(real_folder):
+            # A manifest only ever lists files of its own run: this one was edited.
+            msg = (
+                f"manifest of {folder} lists {relative!r}, outside the run folder; it was "
+                "edited by hand: rerun the rebalance flow"
+            )
+            raise DataError(msg)
         if not path.is_file():
             msg = f"{path} is listed in the manifest but missing; rerun the rebalance flow"
             raise DataError(msg)

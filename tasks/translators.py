@@ -8,6 +8,7 @@ really sends to `generate`, so callers (and tests) can see what the translation 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,11 @@ from rebalance.errors import ConfigError, RebalanceError
 
 
 class ModelUnavailable(RebalanceError):
-    """A translation model cannot be loaded (offline, missing, not a MarianMT model)."""
+    """A hub model cannot be loaded (offline, not in the cache): the fallback may step in.
+
+    A wrong local path, or a model that is not MarianMT or needs its own code, is a
+    `ConfigError` instead: no fallback hides it.
+    """
 
     def __init__(self, message: str, /, *, model: str = "", reason: str = "") -> None:
         # Defaults keep the exception picklable (pickle re-creates it from the message alone).
@@ -171,6 +176,75 @@ def is_local(name: str, /) -> bool:
     return name.startswith(("/", "./", "../", "~")) or Path(name).is_dir()
 
 
+def local_model_folder(name: str, /) -> Path | None:
+    """The folder of a model named by a path (None for a hub name); it must hold config.json.
+
+    Raises:
+        ConfigError: the name is a path, but no model folder is there. A wrong path is a
+            mistake in the config, not a model to fall back from.
+    """
+    if not is_local(name):
+        return None
+    path = Path(name).expanduser()
+    if not (path / "config.json").is_file():
+        what = "has no config.json" if path.is_dir() else "does not exist"
+        msg = (
+            f"rebalance.model: local model folder {path} {what}; save a MarianMT model there "
+            "(save_pretrained), fix the path (relative paths resolve against the config "
+            "file's folder), or name a hub model such as Helsinki-NLP/opus-mt-{src}-{tgt}"
+        )
+        raise ConfigError(msg)
+    return path
+
+
+def check_local_model(name: str, /) -> None:
+    """Refuse, before any data is read, a local model folder that is missing or not MarianMT.
+
+    Raises:
+        ConfigError: naming the folder and the fix.
+    """
+    path = local_model_folder(name)
+    if path is None:
+        return
+    try:
+        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = (
+            f"rebalance.model: {path / 'config.json'} cannot be read as JSON ({exc}); save "
+            "the model again with save_pretrained"
+        )
+        raise ConfigError(msg) from None
+    check_model_config(raw, name)
+
+
+def check_model_config(raw: Any, name: str, /) -> None:
+    """Refuse a model that needs its own code (`auto_map`) or is not a MarianMT model.
+
+    rebalance never passes `trust_remote_code=True`: a model folder or hub repository could
+    otherwise run arbitrary Python on the worker.
+
+    Raises:
+        ConfigError: naming the model and what to use instead.
+    """
+    if not isinstance(raw, dict):
+        msg = f"rebalance.model: the config.json of '{name}' is not a JSON object"
+        raise ConfigError(msg)
+    if raw.get("auto_map"):
+        msg = (
+            f"rebalance.model: '{name}' needs its own Python code (config.json has auto_map), "
+            "which rebalance never runs (no trust_remote_code); use a MarianMT model such as "
+            "Helsinki-NLP/opus-mt-{src}-{tgt}"
+        )
+        raise ConfigError(msg)
+    if raw.get("model_type") != "marian":
+        msg = (
+            f"rebalance.model: '{name}' is a {raw.get('model_type') or 'untyped'!r} model, not "
+            "MarianMT (model_type 'marian'); use a MarianMT model such as "
+            "Helsinki-NLP/opus-mt-{src}-{tgt}"
+        )
+        raise ConfigError(msg)
+
+
 def load_marian(
     name: str,
     /,
@@ -183,39 +257,32 @@ def load_marian(
     """Load a MarianMT model and tokenizer with `from_pretrained` (safetensors, no remote code).
 
     Raises:
+        ConfigError: a local model folder is missing, or the model needs its own code or is
+            not MarianMT.
         ModelUnavailable: the model cannot be loaded; the message names it and how to
             provide it (a local folder, the Hugging Face cache, or a fallback).
     """
-    path = Path(name).expanduser() if is_local(name) else None
-    if path is not None and not (path / "config.json").is_file():
-        reason = f"folder {path} does not exist or has no config.json"
-        msg = (
-            f"cannot load translation model '{name}': {reason}; save a MarianMT model there "
-            "(save_pretrained), fix rebalance.model, or set rebalance.fallback: eda"
-        )
-        raise ModelUnavailable(msg, model=name, reason=reason)
+    path = local_model_folder(name)
     with warnings.catch_warnings(), _quiet_hub():
         # MarianTokenizer recommends sacremoses for punctuation normalisation; not needed.
         warnings.filterwarnings("ignore", message=".*sacremoses.*")
-        from transformers import MarianMTModel, MarianTokenizer
+        from transformers import MarianMTModel, MarianTokenizer, PretrainedConfig
 
         source = str(path) if path is not None else name
         options = {"revision": revision, "local_files_only": local_files_only}
+        try:
+            # config.json alone first: a model that needs its own code is refused unloaded.
+            raw, _ = PretrainedConfig.get_config_dict(source, **options)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise _unavailable(name, exc) from None
+        check_model_config(raw, name)
         try:
             model = MarianMTModel.from_pretrained(
                 source, use_safetensors=True, trust_remote_code=False, **options
             )
             tokenizer = MarianTokenizer.from_pretrained(source, **options)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            # The first sentence says enough (transformers' messages run on with links).
-            reason = " ".join(str(exc).split()).split(". ")[0][:160] or type(exc).__name__
-            msg = (
-                f"cannot load translation model '{name}' ({reason}); on a machine with "
-                f"network run `hf download {name}` to fill the Hugging Face cache (HF_HOME), "
-                "or save it to a folder and point rebalance.model at it (e.g. "
-                "/models/opus-mt-{src}-{tgt}), or set rebalance.fallback: eda"
-            )
-            raise ModelUnavailable(msg, model=name, reason=reason) from None
+            raise _unavailable(name, exc) from None
     import torch
 
     device = resolve_device(runtime.device)
@@ -229,6 +296,18 @@ def load_marian(
     return MarianTranslator(
         model, tokenizer, model_id=model_id, decoding=decoding, runtime=runtime, device=device
     )
+
+
+def _unavailable(name: str, exc: Exception) -> ModelUnavailable:
+    # The first sentence says enough (transformers' messages run on with links).
+    reason = " ".join(str(exc).split()).split(". ")[0][:160] or type(exc).__name__
+    msg = (
+        f"cannot load translation model '{name}' ({reason}); on a machine with "
+        f"network run `hf download {name}` to fill the Hugging Face cache (HF_HOME), "
+        "or save it to a folder and point rebalance.model at it (e.g. "
+        "/models/opus-mt-{src}-{tgt}), or set rebalance.fallback: eda"
+    )
+    return ModelUnavailable(msg, model=name, reason=reason)
 
 
 @contextmanager

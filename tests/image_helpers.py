@@ -77,3 +77,41 @@ def count_tree(root: Path) -> dict[str, int]:
                 image.load()
         counts[folder.name] = len(files)
     return counts
+
+
+def write_animated(path: Path, *, frames: int = 3, seed: int = 0, size=(24, 16)) -> Path:
+    """An animated GIF or WebP (by extension) whose frames differ; frame 0 is `pattern(size)`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gray = pattern(size, seed=seed).astype(np.int64)
+    images = [
+        Image.fromarray(np.dstack([(gray + 60 * i) % 256] * 3).astype(np.uint8))
+        for i in range(frames)
+    ]
+    options = {"lossless": True} if path.suffix == ".webp" else {}
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, **options)
+    return path
+
+
+def write_cmyk_jpeg(path: Path, *, seed: int = 0, size=(24, 16)) -> Path:
+    """A CMYK JPEG (as print workflows and some scanners write them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gray = pattern(size, seed=seed)
+    cmyk = np.dstack([gray, 255 - gray, gray // 2, np.full(size, 20, np.uint8)])
+    Image.frombytes("CMYK", (size[1], size[0]), cmyk.tobytes()).save(path, quality=95)
+    return path
+
+
+def write_zero_width_png(path: Path, *, height: int = 5) -> Path:
+    """A PNG whose header declares 0 × `height` pixels (valid CRC): Pillow cannot write one."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", 0, height)  # IHDR width, height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path

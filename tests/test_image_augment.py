@@ -23,7 +23,13 @@ from tasks.image_augment import (
     round_robin,
     save_pipeline,
 )
-from tests.image_helpers import pattern, write_image, write_rotated_jpeg
+from tests.image_helpers import (
+    pattern,
+    write_animated,
+    write_cmyk_jpeg,
+    write_image,
+    write_rotated_jpeg,
+)
 
 
 def test_default_pipeline_covers_scale_crop_pad_flip_rotate_and_color():
@@ -182,6 +188,34 @@ def test_palette_image_is_augmented_as_rgb_with_a_note(tmp_path):
 
     assert pixels.mode == "RGB"
     assert pixels.note == "palette image written as RGB(A)"
+
+
+def test_cmyk_jpeg_is_augmented_as_rgb_with_a_note_and_stays_deterministic(tmp_path):
+    path = write_cmyk_jpeg(tmp_path / "c.jpg", size=(24, 16))
+    compose = build_pipeline(None, seed=0)
+
+    pixels = load_pixels(path)
+    first, _ = augment(compose, pixels, seed=5)
+    again, _ = augment(compose, load_pixels(path), seed=5)
+
+    assert (pixels.mode, pixels.image.shape) == ("RGB", (24, 16, 3))
+    assert pixels.note == "CMYK image written as RGB"
+    # Pillow's conversion: red = (255 - cyan)(255 - black)/255; the helper's cyan is the
+    # pattern and its black 20.
+    expected_red = (255 - pattern((24, 16)).astype(int)) * 235 / 255
+    assert np.abs(pixels.image[..., 0].astype(int) - expected_red).mean() < 4
+    assert np.array_equal(first.image, again.image)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_an_animated_image_gives_its_first_frame_with_a_note(tmp_path, suffix):
+    path = write_animated(tmp_path / f"a{suffix}", frames=3, size=(24, 16))
+
+    pixels = load_pixels(path)
+
+    assert pixels.image.shape == (24, 16, 3)
+    assert np.abs(pixels.image[..., 0].astype(int) - pattern((24, 16))).max() <= 8
+    assert pixels.note.startswith("animated image: first frame used")
 
 
 def test_exif_orientation_is_applied_before_augmenting(tmp_path):

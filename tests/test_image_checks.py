@@ -1,5 +1,6 @@
 """Decoding every file before the split: bad files, the pixel limit, duplicates, EXIF."""
 
+import os
 import re
 import shutil
 
@@ -9,7 +10,14 @@ from PIL import Image
 
 from rebalance.errors import DataError, ValidationFailed
 from tasks.image_index import read_index
-from tests.image_helpers import image_tree, write_image, write_rotated_jpeg
+from tests.image_helpers import (
+    image_tree,
+    write_animated,
+    write_cmyk_jpeg,
+    write_image,
+    write_rotated_jpeg,
+    write_zero_width_png,
+)
 from validations.image_checks import decode, validate_images
 
 
@@ -24,6 +32,7 @@ BAD_FILES = [
     ("text named .png", lambda p: p.write_text("hello\n"), "not an image Pillow can read"),
     ("truncated png", _truncated, "corrupt or truncated"),
     ("missing", lambda p: None, "file not found"),
+    ("0 pixels wide", write_zero_width_png, r"^empty image: its header says 0×5 pixels$"),
     (
         "too many pixels",
         lambda p: Image.new("L", (50, 40)).save(p),
@@ -67,6 +76,84 @@ def test_decode_reports_upright_size_of_exif_rotated_jpeg(tmp_path):
     found = decode(path, max_pixels=10_000)
 
     assert (found.orientation, found.width, found.height) == (6, 24, 16)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_an_animated_image_is_accepted_and_its_frames_are_counted(tmp_path, suffix):
+    path = write_animated(tmp_path / f"x{suffix}", frames=3, size=(12, 20))
+
+    found = decode(path, max_pixels=240)
+
+    assert (found.problem, found.frames, found.width, found.height) == (None, 3, 20, 12)
+
+
+def test_a_cmyk_jpeg_is_accepted_as_cmyk(tmp_path):
+    found = decode(write_cmyk_jpeg(tmp_path / "c.jpg"), max_pixels=10_000)
+
+    assert (found.problem, found.mode, found.format) == (None, "CMYK", "JPEG")
+
+
+def _make_unreadable(path, monkeypatch):
+    """chmod 000; where that does not block reads (root), Pillow's open raises as it would."""
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        real_open = Image.open
+
+        def refusing_open(file, *args, **kwargs):
+            if os.fspath(file) == os.fspath(path):
+                raise PermissionError(13, "Permission denied", os.fspath(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(Image, "open", refusing_open)
+
+
+def test_an_unreadable_file_is_named_with_the_permission_fix(tmp_path, monkeypatch):
+    root = image_tree(tmp_path / "data", {"a": 4, "b": 4})
+    locked = root / "b" / "img002.png"
+    index = read_index(root, label="label", path_column="path")
+    _make_unreadable(locked, monkeypatch)
+    arguments = {
+        "root": root,
+        "label": "label",
+        "null_policy": "fail",
+        "max_pixels": 10_000,
+        "dataset": "t",
+        "output_dir": tmp_path / "v",
+    }
+
+    try:
+        with pytest.raises(ValidationFailed) as caught:
+            validate_images(index.frame, bad_files="fail", **arguments)
+        skipped = validate_images(index.frame, bad_files="skip", **arguments)
+    finally:
+        locked.chmod(0o644)
+
+    message = str(caught.value)
+    assert message.startswith("1 unusable image file(s)")
+    assert "b/img002.png: unreadable: permission denied" in message
+    assert "read access (chmod a+r)" in message
+    assert skipped.class_counts == {"a": 4, "b": 3}
+    assert skipped.extra["bad_files"][0]["path"] == "b/img002.png"
+
+
+def test_animated_images_are_counted_in_the_report(tmp_path):
+    root = image_tree(tmp_path / "data", {"a": 3, "b": 3})
+    write_animated(root / "a" / "moving.webp")
+
+    checked = validate_images(
+        read_index(root, label="label", path_column="path").frame,
+        root=root,
+        label="label",
+        null_policy="fail",
+        bad_files="fail",
+        max_pixels=10_000,
+        dataset="t",
+        output_dir=tmp_path / "v",
+    )
+
+    assert checked.extra["animated"] == 1
+    assert checked.class_counts == {"a": 4, "b": 3}
+    assert "animated images (GIF/WebP/APNG): 1 (the first frame" in checked.report_sections[0]
 
 
 def _bad_tree(tmp_path):

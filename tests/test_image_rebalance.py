@@ -14,7 +14,13 @@ from PIL import Image
 from rebalance.config import parse_config
 from tasks.image_modality import IMAGE
 from tasks.split import split_frame
-from tests.image_helpers import count_tree, image_tree, write_image
+from tests.image_helpers import (
+    count_tree,
+    image_tree,
+    write_animated,
+    write_cmyk_jpeg,
+    write_image,
+)
 
 COUNTS = {"big": 20, "mid": 9, "tiny": 4}
 
@@ -275,3 +281,42 @@ def test_originals_are_copied_where_hard_links_fail(tmp_path, monkeypatch):
         copy = tmp_path / "run" / row["path"]
         assert not copy.samefile(root / row["source_path"])
         assert copy.read_bytes() == (root / row["source_path"]).read_bytes()
+
+
+def test_animated_and_cmyk_sources_give_rgb_copies_of_the_first_frame_with_notes(tmp_path):
+    rows = []
+    for index in range(40):
+        rows.append((write_image(tmp_path / "a" / f"a{index}.png", "RGB", seed=index), "a"))
+    for index, suffix in enumerate([".gif", ".webp", ".jpg"] * 4):
+        name = tmp_path / "b" / f"b{index}{suffix}"
+        made = (
+            write_cmyk_jpeg(name, seed=index)
+            if suffix == ".jpg"
+            else write_animated(name, frames=2, seed=index)
+        )
+        rows.append((made, "b"))
+    table = tmp_path / "index.csv"
+    pl.DataFrame(
+        {
+            "path": [p.relative_to(tmp_path).as_posix() for p, _ in rows],
+            "label": [r for _, r in rows],
+        }
+    ).write_csv(table)
+
+    _, resampled = _run(table, tmp_path / "run")
+
+    generated = resampled.frame.filter(pl.col("is_synthetic") & (pl.col("label") == "b"))
+    kinds = {
+        Path(source).suffix: Path(path).suffix
+        for source, path in generated.select("source_path", "path").iter_rows()
+    }
+    # GIF is no output format: its copies are PNG; WebP and JPEG keep theirs.
+    assert kinds == {".gif": ".png", ".webp": ".webp", ".jpg": ".jpg"}
+    assert set(generated["mode"]) == {"RGB"}
+    notes = " | ".join(resampled.notes)
+    assert "animated image: first frame used" in notes
+    assert "CMYK image written as RGB" in notes
+    for row in resampled.frame.filter(~pl.col("is_synthetic")).iter_rows(named=True):
+        assert (tmp_path / "run" / row["path"]).read_bytes() == (
+            tmp_path / row["source_path"]
+        ).read_bytes()

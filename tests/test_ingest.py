@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import polars as pl
@@ -153,6 +154,37 @@ def test_few_distinct_codes_with_text_stay_categorical():
     frame = pl.DataFrame({"dependents": ["0", "1", "2", "3+"] * 30, "y": ["p", "n"] * 60})
 
     check_numbers_stored_as_text(frame, Columns(label="y", features=("dependents",)), Path("f"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"a" * 50_000_000, "has a header but no rows"),
+        (b"a,y\n1,p\n" + b"2,n," * 5_000_000, "cannot read source .*check the file's format"),
+    ],
+    ids=["50 MB line without a newline", "20 MB row with extra fields"],
+)
+def test_a_fifty_megabyte_line_is_named_quickly(tmp_path, content, expected):
+    path = tmp_path / "huge.csv"
+    path.write_bytes(content)
+    started = time.perf_counter()
+
+    with pytest.raises(DataError, match=expected) as caught:
+        read_table(path)
+
+    assert time.perf_counter() - started < 30
+    assert str(path) in str(caught.value)
+    assert len(str(caught.value)) < 400  # the line itself is not echoed
+
+
+def test_a_twenty_megabyte_cell_is_read_whole(tmp_path):
+    path = tmp_path / "cell.csv"
+    path.write_bytes(b"a,y\n" + b"x" * 20_000_000 + b",p\n1,n\n")
+
+    frame = read_table(path)
+
+    assert frame.shape == (2, 2)
+    assert len(frame["a"][0]) == 20_000_000
 
 
 def test_an_enormous_single_line_is_read_or_named(tmp_path):

@@ -6,6 +6,7 @@ import json
 import polars as pl
 import pytest
 
+from rebalance.errors import ConfigError
 from tasks.text_modality import rebalance_texts
 from tasks.translators import Decoding, ModelUnavailable, Runtime, load_marian
 from tests.text_helpers import COLUMNS, text_config, train_frame
@@ -169,10 +170,14 @@ def test_a_model_that_cannot_be_loaded_names_it_and_how_to_provide_it(tmp_path):
     assert "rebalance.fallback: eda" in message
 
 
-def test_a_missing_local_model_folder_is_named(tmp_path):
-    config = text_config(tmp_path, model=str(tmp_path / "models/opus-mt-{src}-{tgt}"))
+def test_a_missing_local_model_folder_is_a_config_error_even_with_a_fallback(tmp_path):
+    model = str(tmp_path / "models/opus-mt-{src}-{tgt}")
+    config = text_config(tmp_path, model=model, fallback="eda")
 
-    with pytest.raises(ModelUnavailable, match=r"models/opus-mt-en-de does not exist"):
+    with pytest.raises(
+        ConfigError,
+        match=r"rebalance.model: local model folder .*models/opus-mt-en-de does not exist; save",
+    ):
         rebalance_texts(train_frame(6, {"refund": 3}), columns=COLUMNS, config=config)
 
 

@@ -1,14 +1,17 @@
 """Checks of an image dataset before it is split: nulls in the index, then every file decoded.
 
-A file is bad when it is missing, empty, not an image (whatever its extension says), truncated
-or corrupt, above the pixel limit (a decompression bomb), or in a pixel format the pipeline
-cannot augment. `bad_files: fail` stops the run with the list; `skip` leaves them out and
-lists them in the manifest and report.
+A file is bad when it is missing, unreadable (permissions), empty, not an image (whatever its
+extension says), truncated or corrupt, 0 pixels wide or high, above the pixel limit (a
+decompression bomb), or in a pixel format the pipeline cannot augment. An animated file is one
+image: its first frame is checked (and augmented), and the report counts them.
+`bad_files: fail` stops the run with the list; `skip` leaves them out and lists them in the
+manifest and report.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +34,10 @@ SUPPORTED_MODES = frozenset(
 SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 EXIF_ORIENTATION = 0x0112
 SHOWN_BAD_FILES = 20
+UNREADABLE = (
+    "unreadable: permission denied; give the user running the pipeline read access "
+    "(chmod a+r) or remove the file"
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class Decoded:
     mode: str | None = None
     format: str | None = None
     orientation: int = 1
+    # Frames in the file: above 1 for an animated GIF/WebP/PNG, of which the first is used.
+    frames: int = 1
     problem: str | None = None
 
 
@@ -51,6 +60,8 @@ def decode(path: Path, /, *, max_pixels: int) -> Decoded:
         size = path.stat().st_size
     except FileNotFoundError:
         return Decoded(problem="file not found")
+    except PermissionError:
+        return Decoded(problem=UNREADABLE)
     except OSError as exc:
         return Decoded(problem=f"unreadable ({exc.strerror or exc})")
     if size == 0:
@@ -66,14 +77,22 @@ def decode(path: Path, /, *, max_pixels: int) -> Decoded:
                         problem=f"{width}×{height} = {width * height:,} pixels, above "
                         f"validation.max_pixels {max_pixels:,}"
                     )
-                image.load()
+                image.load()  # the first frame: what augmentation and loaders use
                 mode, kind = image.mode, image.format
                 orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+                frames = int(getattr(image, "n_frames", 1) or 1)
     except Image.DecompressionBombError:
         return Decoded(
             problem=f"above Pillow's decompression-bomb limit (max_pixels {max_pixels:,})"
         )
+    except PermissionError:
+        return Decoded(problem=UNREADABLE)
     except UnidentifiedImageError:
+        declared = _declared_size(path)
+        if declared is not None and 0 in declared:
+            return Decoded(
+                problem=f"empty image: its header says {declared[0]}×{declared[1]} pixels"
+            )
         return Decoded(problem="not an image Pillow can read (wrong extension or not an image)")
     except (OSError, SyntaxError, ValueError) as exc:
         return Decoded(problem=f"corrupt or truncated ({_first_line(exc)})")
@@ -81,7 +100,31 @@ def decode(path: Path, /, *, max_pixels: int) -> Decoded:
         return Decoded(problem=f"unsupported pixel mode '{mode}'; convert it to 8- or 16-bit")
     if orientation in (5, 6, 7, 8):  # rotated by 90°: the upright image is height × width
         width, height = height, width
-    return Decoded(width=width, height=height, mode=mode, format=kind, orientation=orientation)
+    return Decoded(
+        width=width,
+        height=height,
+        mode=mode,
+        format=kind,
+        orientation=orientation,
+        frames=frames,
+    )
+
+
+def _declared_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from a PNG, GIF or BMP header (Pillow refuses 0-pixel images unnamed)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(26)
+    except OSError:
+        return None
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" and len(head) >= 24:
+        return struct.unpack(">II", head[16:24])
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return struct.unpack("<HH", head[6:10])
+    if head.startswith(b"BM") and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(width), abs(height)
+    return None
 
 
 def validate_images(
@@ -144,6 +187,7 @@ def validate_images(
         pl.Series("mode", [item.mode for item in found], dtype=pl.String),
         pl.Series("format", [item.format for item in found], dtype=pl.String),
         pl.Series("orientation", [item.orientation for item in found], dtype=pl.Int8),
+        pl.Series("frames", [item.frames for item in found], dtype=pl.Int32),
     ).filter(pl.col("mode").is_not_null())
 
     counts = class_counts(frame[label])
@@ -157,6 +201,7 @@ def validate_images(
         "duplicates": duplicates,
         "modes": dict(sorted(frame["mode"].value_counts().iter_rows())),
         "exif_rotated": int((frame["orientation"] != 1).sum()),
+        "animated": int((frame["frames"] > 1).sum()),
     }
     return CheckedTable(
         frame=frame,
@@ -214,6 +259,8 @@ def _report_section(extra: dict) -> str:
         ),
         f"- EXIF-rotated images: {extra['exif_rotated']} (orientation applied before augmenting; "
         "originals are linked unchanged)",
+        f"- animated images (GIF/WebP/APNG): {extra['animated']} (the first frame is checked "
+        "and augmented; originals are linked unchanged)",
     ]
     bad = extra["bad_files"]
     if bad:
