@@ -12,6 +12,7 @@ only with `--debug` (Prefect still records them with the run).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import sys
@@ -28,15 +29,14 @@ RECORD_TIMEOUT_SECONDS = 60.0
 
 def entrypoint() -> None:
     """The `rebalance` console script: `main` in a process of its own."""
-    sys.exit(main(owns_process=True))
+    sys.exit(main())
 
 
-def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    With `owns_process`, the embedded Prefect server is stopped before the final line is
-    printed, so its shutdown log does not follow the result (in tests, the server belongs to
-    the test session and stays up).
+    A run on the embedded Prefect server stops it before the final line is printed, so
+    nothing of its shutdown follows the result.
     """
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -58,12 +58,7 @@ def main(argv: list[str] | None = None, *, owns_process: bool = False) -> int:
                 )
                 print(reused)
                 return 0
-            try:
-                folder = run(config, debug=args.debug, force=args.force)
-            finally:
-                if owns_process:
-                    _stop_embedded_server()
-            print(folder)
+            print(run(config, debug=args.debug, force=args.force))
         else:
             print(validate(config))
     except RebalanceError as exc:
@@ -88,92 +83,50 @@ def _reusable_run(config: RunConfig) -> Path | None:
 
 def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> str:
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
-    server = _start_embedded_server_in_background()
-    from flows.rebalance_flow import rebalance_dataset
-    from rebalance.prefect_sync import track_task_runs, wait_until_recorded
+    from rebalance.embedded_server import EmbeddedServer
 
-    if server is not None:
-        # While the server starts, import the steps' slow libraries; both threads finish
-        # before the flow starts, since a module imported by two threads at once can fail
-        # half-initialised (seen with great_expectations).
-        preload = _preload_in_background(config)
-        server.join()  # before the flow, whose client would otherwise start it a second time
-        if preload is not None:
-            preload.join()
-
-    if not debug:
-        _hide_tracebacks_in_terminal()
-    with track_task_runs() as tracker:
-        state = rebalance_dataset(config, force=force, return_state=True)
-    flow_run_id = state.state_details.flow_run_id
+    # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
+    server = EmbeddedServer.start_unless_configured()
     try:
-        wait_until_recorded(
-            flow_run_id,
-            expected_task_runs=tracker.count(flow_run_id),
-            timeout=RECORD_TIMEOUT_SECONDS,
-        )
-    except TimeoutError as exc:
-        logging.getLogger("rebalance").warning("%s", exc)
+        from flows.rebalance_flow import rebalance_dataset
+        from rebalance.prefect_sync import track_task_runs, wait_until_recorded
+
+        if server is not None:
+            # The steps' slow imports (Great Expectations, imblearn) while the server starts:
+            # on this thread, since a module imported by two threads at once can fail
+            # half-initialised (seen with great_expectations).
+            _preload(config)
+            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+            server.wait_ready(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        if not debug:
+            _hide_tracebacks_in_terminal()
+        with server.as_api() if server else contextlib.nullcontext():
+            with track_task_runs() as tracker:
+                state = rebalance_dataset(config, force=force, return_state=True)
+            flow_run_id = state.state_details.flow_run_id
+            try:
+                wait_until_recorded(
+                    flow_run_id,
+                    expected_task_runs=tracker.count(flow_run_id),
+                    timeout=RECORD_TIMEOUT_SECONDS,
+                )
+            except TimeoutError as exc:
+                logging.getLogger("rebalance").warning("%s", exc)
+    finally:
+        if server is not None:
+            server.stop()
     return state.result(raise_on_failure=True)
 
 
-def _start_embedded_server_in_background():
-    """Start Prefect's embedded server on a thread while the flow's modules import.
-
-    Without PREFECT_API_URL, the flow's first client call starts the server (a uvicorn
-    subprocess, about 10 s) and waits; starting it now runs that subprocess on the other
-    core while this process imports. The flow's client then finds it running (Prefect
-    keeps one `SubprocessASGIServer` per port). Returns the thread to join, or None when
-    a server is configured. A failure here is ignored: the client starts it again and
-    reports the error.
-    """
-    import threading
-
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
-
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        return None
-
-    # Imported here, not on the thread: two threads importing the same modules at once can
-    # see them half-initialised. The thread only spawns the server and waits for it.
-    from prefect.server.api.server import SubprocessASGIServer
-
-    def start() -> None:
-        try:
-            SubprocessASGIServer().start()
-        except Exception:  # the flow's client starts it again and reports the error
-            return
-
-    thread = threading.Thread(target=start, name="rebalance-prefect-server", daemon=True)
-    thread.start()
-    return thread
-
-
-def _preload_in_background(config: RunConfig):
-    """Import the modality's slow libraries on a thread while Prefect's server starts.
-
-    The main thread mostly waits for the embedded server (about 10 s), and imblearn and
-    Great Expectations take seconds each to import; importing them then takes them off
-    the run's critical path. Failures are ignored: the steps import them again, and any
-    error surfaces there.
-    """
-    import threading
-
+def _preload(config: RunConfig) -> None:
+    """Import the modality's slow libraries now; a failure surfaces in the step instead."""
     from tasks.modality import modality_for
 
     preload = getattr(modality_for(config.modality), "preload", None)
-    if preload is None:
-        return None
-
-    def run_quietly() -> None:
-        try:
+    if preload is not None:
+        with contextlib.suppress(Exception):
             preload()
-        except Exception:  # the step's own import reports it
-            return
-
-    thread = threading.Thread(target=run_quietly, name="rebalance-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def validate(config: RunConfig, /) -> str:
@@ -228,14 +181,6 @@ def _serve(prefect_file: Path, *, debug: bool) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
-
-
-def _stop_embedded_server() -> None:
-    from prefect.server.api.server import SubprocessASGIServer
-
-    # The default instance is the embedded server a run starts when PREFECT_API_URL is unset;
-    # stop() does nothing when it never started.
-    SubprocessASGIServer().stop()
 
 
 def _fail(message: str, *, debug: bool) -> int:
