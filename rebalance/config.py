@@ -103,6 +103,51 @@ class ClassWeightsConfig(_Section):
     )
 
 
+class RunnerConfig(_Section):
+    """Where the parallel work of a run (image augmentation shards) runs."""
+
+    kind: Literal["threads", "dask"] = Field(
+        "threads",
+        description="`threads`: a thread pool in the flow's process (the GIL limits it to about "
+        "one core for image shards). `dask`: Dask worker processes through prefect-dask, a "
+        "local cluster of `workers` processes, or the cluster at `address`.",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Threads, or local Dask worker processes (one thread each); the machine's "
+        "CPU count when empty. Not used with `address`.",
+    )
+    address: str | None = Field(
+        None,
+        min_length=1,
+        description="Scheduler address of a running Dask cluster (`tcp://host:8786`), with "
+        "kind `dask`; a temporary local cluster when empty.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunnerConfig:
+        if self.address is not None and self.kind != "dask":
+            msg = (
+                f"runner.address {self.address!r} needs runner.kind: dask (threads run in the "
+                "flow's own process)"
+            )
+            raise ValueError(msg)
+        if self.address is not None and self.workers is not None:
+            msg = (
+                "runner.workers sizes a local cluster; the cluster at runner.address has its "
+                "own workers: remove one of them"
+            )
+            raise ValueError(msg)
+        if self.address is not None and "://" not in self.address:
+            msg = (
+                f"runner.address {self.address!r} must be a Dask scheduler address like "
+                "tcp://host:8786"
+            )
+            raise ValueError(msg)
+        return self
+
+
 class CommonConfig(_Section):
     """What every modality's run has: a name, a source, a label, the split and the output."""
 
@@ -120,6 +165,7 @@ class CommonConfig(_Section):
     retries: int = Field(2, ge=0, description="Retries of each step after a transient failure.")
     retry_delay_seconds: float = Field(2.0, ge=0, description="Delay before each retry.")
     output: Path = Field(Path("outputs"), description="Root folder of all run folders.")
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
     @field_validator("name", mode="before")
     @classmethod

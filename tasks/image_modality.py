@@ -390,10 +390,13 @@ def _run_shards(jobs, pipeline, *, config: ImageConfig) -> list[dict[str, Any]]:
     if FlowRunContext.get() is None:  # a plain call (tests, notebooks): no Prefect needed
         return [done for shard in shards for done in augment_shard(shard, pipeline)]
 
+    from prefect import get_run_logger
     from prefect.artifacts import create_progress_artifact, update_progress_artifact
     from prefect.futures import as_completed
     from prefect.utilities.annotations import unmapped
 
+    from rebalance.runner import describe as describe_runner
+    from rebalance.runner import task_runner
     from tasks.report import artifact_key
 
     progress = create_progress_artifact(
@@ -401,14 +404,23 @@ def _run_shards(jobs, pipeline, *, config: ImageConfig) -> list[dict[str, Any]]:
         key=artifact_key(config.name, "augment-progress"),
         description=f"Augmented images of {config.name}: {len(jobs)} in {len(shards)} shards",
     )
-    futures = with_policy(augment_shard_task, config).map(shards, unmapped(pipeline))
-    position = {future.task_run_id: index for index, future in enumerate(futures)}
     results: list[list[dict[str, Any]] | None] = [None] * len(shards)
-    made = 0
-    for future in as_completed(futures):
-        results[position[future.task_run_id]] = future.result()
-        made += len(shards[position[future.task_run_id]])
-        update_progress_artifact(progress, 100.0 * made / len(jobs))
+    # The config's runner (threads, or Dask processes), not the flow's: the config is the
+    # flow's parameter, so a deployment's run honours it too. A local Dask cluster lives
+    # for this step only.
+    where = describe_runner(config.runner)
+    get_run_logger().info("augmenting %d images in %d shards on %s", len(jobs), len(shards), where)
+    with task_runner(config.runner) as runner:
+        futures = runner.map(
+            with_policy(augment_shard_task, config),
+            {"jobs": shards, "pipeline": unmapped(pipeline)},
+        )
+        position = {future.task_run_id: index for index, future in enumerate(futures)}
+        made = 0
+        for future in as_completed(futures):
+            results[position[future.task_run_id]] = future.result()
+            made += len(shards[position[future.task_run_id]])
+            update_progress_artifact(progress, 100.0 * made / len(jobs))
     return [done for shard in results for done in shard or []]
 
 

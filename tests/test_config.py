@@ -82,3 +82,70 @@ def test_bad_configs_get_one_line_naming_the_key(tmp_path, text, overrides, expe
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"config file not found: .*nope\.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+BASE = "name: d\nsource: x.csv\nlabel: y\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind", "workers", "address"),
+    [
+        ([], "threads", None, None),
+        (["runner.kind=dask", "runner.workers=2"], "dask", 2, None),
+        (
+            ["runner.kind=dask", "runner.address=tcp://10.0.0.5:8786"],
+            "dask",
+            None,
+            "tcp://10.0.0.5:8786",
+        ),
+        (["runner.workers=4"], "threads", 4, None),
+    ],
+)
+def test_runner_section_reads_kind_workers_and_address(tmp_path, overrides, kind, workers, address):
+    config = load_config(_write(tmp_path, BASE), overrides=overrides)
+
+    assert (config.runner.kind, config.runner.workers, config.runner.address) == (
+        kind,
+        workers,
+        address,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["runner.kind=processes"], "'runner.kind'"),
+        (["runner.workers=0"], "'runner.workers'"),
+        (["runner.adress=tcp://h:8786"], "unknown key 'runner.adress'"),
+        (["runner.address=tcp://h:8786"], "needs runner.kind: dask"),
+        (["runner.kind=dask", "runner.address=h:8786"], "like tcp://host:8786"),
+        (
+            ["runner.kind=dask", "runner.address=tcp://h:8786", "runner.workers=2"],
+            "remove one of them",
+        ),
+    ],
+)
+def test_bad_runner_sections_name_the_key_and_the_fix(tmp_path, overrides, expected):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, BASE), overrides=overrides)
+
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_runner_config_builds_prefects_thread_pool_or_prefect_dasks_runner():
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    from rebalance.config import RunnerConfig
+    from rebalance.runner import task_runner
+
+    threads = task_runner(RunnerConfig(workers=3))
+    local = task_runner(RunnerConfig(kind="dask", workers=2))
+    remote = task_runner(RunnerConfig(kind="dask", address="tcp://h:8786"))
+
+    assert isinstance(threads, ThreadPoolTaskRunner) and threads._max_workers == 3
+    assert isinstance(local, DaskTaskRunner) and local.address is None
+    assert local.cluster_kwargs["n_workers"] == 2
+    assert local.cluster_kwargs["threads_per_worker"] == 1
+    assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://h:8786"

@@ -192,3 +192,53 @@ def test_bad_image_input_gets_one_clear_line_and_leaves_no_run_folder(
     out = tmp_path / "out"
     assert not out.exists() or list(out.rglob("*")) == []
     assert os.listdir(tmp_path / "data")  # the dataset itself is untouched
+
+
+def _image_files(run_dir: Path) -> dict[str, str]:
+    files = _manifest(run_dir)["files"]
+    return {name: digest for name, digest in files.items() if name.startswith("train/")}
+
+
+@pytest.mark.slow  # starts two Dask worker processes (each imports Prefect): ~15 s
+def test_dask_local_cluster_run_is_byte_identical_to_the_thread_run(image_run):
+    from flows.rebalance_flow import rebalance_dataset
+    from rebalance.config import RunnerConfig
+
+    config, run_dir = image_run
+    dask_config = config.model_copy(update={"runner": RunnerConfig(kind="dask", workers=2)})
+
+    again = Path(rebalance_dataset(dask_config))
+
+    first, second = _manifest(run_dir)["files"], _manifest(again)["files"]
+    assert len(_image_files(run_dir)) > 10
+    assert _image_files(again) == _image_files(run_dir)
+    for name in ("train.parquet", "val.parquet", "test.parquet", "contact_sheet.png"):
+        assert first[name] == second[name], name
+
+
+@pytest.mark.slow  # a cluster of two worker processes and five shards: ~25 s
+def test_shards_spread_over_the_workers_of_a_cluster_given_by_address(image_run):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from flows.rebalance_flow import rebalance_dataset
+    from rebalance.config import RunnerConfig
+
+    config, run_dir = image_run
+    # One image per shard, so there are more shards than workers (and sharding must not
+    # change any image).
+    rebalance = config.rebalance.model_copy(update={"shard_size": 1})
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        runner = RunnerConfig(kind="dask", address=cluster.scheduler_address)
+        with get_task_stream(client) as stream:
+            again = Path(
+                rebalance_dataset(
+                    config.model_copy(update={"runner": runner, "rebalance": rebalance})
+                )
+            )
+
+    workers = {record["worker"] for record in stream.data if "augment" in record["key"]}
+    assert len(workers) == 2
+    assert _image_files(again) == _image_files(run_dir)

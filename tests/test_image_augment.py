@@ -13,13 +13,16 @@ from PIL import Image
 from rebalance.config import parse_config
 from rebalance.errors import ConfigError
 from tasks.image_augment import (
+    Pixels,
     augment,
     build_pipeline,
     class_targets,
     encode,
     image_seed,
     load_pixels,
+    pillow_pixels,
     pipeline_dict,
+    plain_jpeg_components,
     round_robin,
     save_pipeline,
 )
@@ -261,3 +264,75 @@ def test_bad_target_is_one_message_naming_the_key(target):
         "config: 'rebalance.target': must be 'majority', a count of at least 1, or a mapping "
         f"of class to count, got {target!r}"
     )
+
+
+def _photo(size=(61, 83), *, seed=0) -> np.ndarray:
+    """A smooth RGB gradient with noise: JPEG-like content, odd sizes (partial MCUs)."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.dstack([x * 3, y * 2, (x + y) * 1.5]) % 256
+    return (base + rng.normal(0, 8, base.shape)).clip(0, 255).astype(np.uint8)
+
+
+def _jpeg(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, **options)
+    return buffer.getvalue()
+
+
+JPEG_VARIANTS = {
+    "rgb": lambda: _jpeg(Image.fromarray(_photo())),
+    "gray": lambda: _jpeg(Image.fromarray(_photo()[..., 0])),
+    "progressive": lambda: _jpeg(Image.fromarray(_photo()), progressive=True),
+    "4:4:4": lambda: _jpeg(Image.fromarray(_photo()), subsampling=0),
+    "cmyk": lambda: _jpeg(Image.fromarray(_photo()).convert("CMYK")),
+    "exif rotated": lambda: _jpeg(Image.fromarray(_photo()), exif=_orientation(6)),
+}
+
+
+def _orientation(value: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif
+
+
+@pytest.mark.parametrize("variant", sorted(JPEG_VARIANTS))
+def test_jpeg_pixels_equal_pillows_whichever_decoder_runs(tmp_path, variant):
+    path = tmp_path / "x.jpg"
+    path.write_bytes(JPEG_VARIANTS[variant]())
+    with Image.open(path) as opened:
+        expected = pillow_pixels(opened)
+
+    pixels = load_pixels(path)
+
+    assert pixels.image.dtype == expected.image.dtype
+    assert np.array_equal(pixels.image, expected.image)
+    assert pixels.note == expected.note
+
+
+@pytest.mark.parametrize(
+    ("variant", "components"),
+    [("rgb", 3), ("gray", 1), ("progressive", 3), ("4:4:4", 3), ("cmyk", None)],
+)
+def test_only_plain_upright_jpegs_take_the_opencv_decoder(variant, components):
+    assert plain_jpeg_components(JPEG_VARIANTS[variant]()) == components
+
+
+def test_exif_or_non_jpeg_data_takes_pillows_decoder():
+    assert plain_jpeg_components(JPEG_VARIANTS["exif rotated"]()) is None
+    assert plain_jpeg_components(b"\x89PNG\r\n\x1a\n") is None
+    assert plain_jpeg_components(JPEG_VARIANTS["rgb"]()[:40]) is None  # header cut short
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_jpeg_bytes_equal_pillows_encoder(channels):
+    image = _photo(seed=channels)
+    image = image[..., 0] if channels == 1 else image
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=95)
+
+    data, extension = encode(Pixels(image, None), extension=".jpg")
+
+    assert extension == ".jpg"
+    assert data == buffer.getvalue()

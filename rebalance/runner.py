@@ -1,0 +1,46 @@
+"""The Prefect task runner a run's parallel work (image augmentation shards) is mapped on.
+
+`runner.kind: threads` is Prefect's thread pool in the flow's process; `dask` is prefect-dask's
+`DaskTaskRunner`: a temporary local cluster of single-threaded worker processes, or a running
+cluster by scheduler address. The runner comes from the run's config, which is the flow's
+parameter, so a run started by the CLI, `flow.with_options`, `rebalance serve` or a deployment's
+worker uses the same one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rebalance.config import RunnerConfig
+
+
+def task_runner(runner: RunnerConfig, /):
+    """A fresh, unstarted Prefect task runner for the config (enter it to start it)."""
+    if runner.kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=runner.workers or os.cpu_count() or 1)
+    from prefect_dask import DaskTaskRunner
+
+    if runner.address is not None:
+        return DaskTaskRunner(address=runner.address)
+    # Processes, one thread each: image shards are Python-heavy, so threads share one GIL.
+    # No dashboard: it needs bokeh and a free port, and a run's cluster lives for one step.
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": runner.workers or os.cpu_count() or 1,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
+
+
+def describe(runner: RunnerConfig, /) -> str:
+    """`threads (2)`, `dask, local cluster of 2 processes`, `dask at tcp://...`: for logs."""
+    count = runner.workers or os.cpu_count() or 1
+    if runner.kind == "threads":
+        return f"threads ({count})"
+    if runner.address is not None:
+        return f"dask at {runner.address}"
+    return f"dask, local cluster of {count} processes"
