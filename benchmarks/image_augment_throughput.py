@@ -121,7 +121,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    import dask
     from distributed import Client, LocalCluster
+
+    from rebalance.runner import LOCAL_WORKER_ENVIRONMENT
+
+    dask.config.set(LOCAL_WORKER_ENVIRONMENT)  # as `runner.kind: dask` starts its workers
 
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)

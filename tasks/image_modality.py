@@ -396,7 +396,7 @@ def _run_shards(jobs, pipeline, *, config: ImageConfig) -> list[dict[str, Any]]:
     from prefect.utilities.annotations import unmapped
 
     from rebalance.runner import describe as describe_runner
-    from rebalance.runner import task_runner
+    from rebalance.runner import started_task_runner
     from tasks.report import artifact_key
 
     progress = create_progress_artifact(
@@ -410,7 +410,7 @@ def _run_shards(jobs, pipeline, *, config: ImageConfig) -> list[dict[str, Any]]:
     # for this step only.
     where = describe_runner(config.runner)
     get_run_logger().info("augmenting %d images in %d shards on %s", len(jobs), len(shards), where)
-    with task_runner(config.runner) as runner:
+    with started_task_runner(config.runner) as runner:
         futures = runner.map(
             with_policy(augment_shard_task, config),
             {"jobs": shards, "pipeline": unmapped(pipeline)},

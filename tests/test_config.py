@@ -149,3 +149,30 @@ def test_runner_config_builds_prefects_thread_pool_or_prefect_dasks_runner():
     assert local.cluster_kwargs["n_workers"] == 2
     assert local.cluster_kwargs["threads_per_worker"] == 1
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://h:8786"
+
+
+def test_local_dask_workers_start_without_malloc_trimming(monkeypatch):
+    """Dask's MALLOC_TRIM_THRESHOLD_ halved image throughput in its workers: a local cluster
+    starts them without it, keeps the rest of the worker environment, and restores it after."""
+    import contextlib
+
+    import dask
+
+    from rebalance import runner as runner_module
+    from rebalance.config import RunnerConfig
+
+    key = "distributed.nanny.pre-spawn-environ"
+    seen = {}
+
+    @contextlib.contextmanager
+    def fake_runner(_):
+        seen.update(dask.config.get(key))
+        yield "started"
+
+    monkeypatch.setattr(runner_module, "task_runner", fake_runner)
+    with runner_module.started_task_runner(RunnerConfig(kind="dask", workers=2)) as started:
+        assert started == "started"
+
+    assert "MALLOC_TRIM_THRESHOLD_" not in seen or seen["MALLOC_TRIM_THRESHOLD_"] is None
+    assert str(seen["OMP_NUM_THREADS"]) == "1"
+    assert dask.config.get(key)["MALLOC_TRIM_THRESHOLD_"] == 65536
