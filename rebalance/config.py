@@ -347,7 +347,15 @@ class TextRebalanceConfig(_Section):
     num_threads: int | None = Field(
         None, ge=1, description="CPU threads for torch; torch's default when empty."
     )
-    batch_size: int = Field(16, ge=1, description="Texts per generate call (length-sorted).")
+    batch_size: int = Field(
+        128, ge=1, description="Most texts per generate call (batches are length-sorted)."
+    )
+    max_batch_tokens: int = Field(
+        4096,
+        ge=1,
+        description="Most input tokens per generate call, counting padding: short texts "
+        "go in large batches, long ones in small (a longer text goes alone).",
+    )
     max_new_tokens: int = Field(256, ge=1, description="Most tokens generated per text.")
     num_beams: int = Field(1, ge=1, description="Beams of beam search (1: none).")
     do_sample: bool = Field(

@@ -39,10 +39,17 @@ def check_class_sizes(counts: Mapping[object, int], /, *, label: str) -> None:
     """Fail unless there are two classes and each can put a row in every split.
 
     Raises:
-        DataError: naming the label column's only class, or the smallest class and its count.
+        DataError: no rows, or naming the label column's only class, or the smallest class
+            and its count.
     """
+    if not counts:
+        msg = (
+            f"label column '{label}' has no rows left to split; check that the source holds "
+            "data rows and that validation did not drop them all"
+        )
+        raise DataError(msg)
     if len(counts) < 2:
-        only = next(iter(counts), None)
+        only = next(iter(counts))
         msg = (
             f"label column '{label}' has a single class ({only!r}); rebalancing needs at "
             "least 2 classes: check `label` and the data"

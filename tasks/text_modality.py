@@ -184,6 +184,7 @@ def rebalance_texts(train: pl.DataFrame, /, *, columns: Columns, config: TextCon
                     device=options.device,
                     num_threads=options.num_threads,
                     batch_size=options.batch_size,
+                    max_batch_tokens=options.max_batch_tokens,
                 ),
             )
         except ModelUnavailable as exc:
@@ -279,6 +280,7 @@ def _back_translate(
         "device": next(iter(translators.values())).device,
         "decoding": decoding.generate_kwargs(),
         "batch_size": options.batch_size,
+        "max_batch_tokens": options.max_batch_tokens,
         "truncated_inputs": {leg: int(truncated[leg]) for leg in sorted(truncated)},
         "cache": {
             "folder": str(cache.folder),

@@ -4,14 +4,25 @@ Entries are keyed by (text hash, model name and revision, decoding options, seed
 index). Each namespace (model + decoding) is a folder of JSONL parts; a run adds its new
 entries as one new part, written under a temporary name and renamed into place, so a killed
 run never leaves a half-written part and concurrent runs never write the same file.
+
+Writers take an exclusive lock (`fcntl.flock` on `.lock` in the cache folder; POSIX only) for
+the whole flush, so two runs of one dataset at once write one after the other: the second
+skips entries the first has just written, and temporary files found under the lock are
+leftovers of killed runs, safe to delete. The kernel releases a flock when its holder dies,
+so a killed run's lock never blocks the next one. Readers need no lock: a part appears whole
+(renamed into place) or not at all.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +30,7 @@ from rebalance.errors import DataError
 from tasks.translators import Translation, Translator
 
 META_FILE = "meta.json"
+LOCK_FILE = ".lock"
 
 
 def text_key(text: str, /, *, seed: int | None, sample: int) -> str:
@@ -30,8 +42,9 @@ def text_key(text: str, /, *, seed: int | None, sample: int) -> str:
 class TranslationCache:
     """Cached translations under `folder`, one namespace per (model, decoding options)."""
 
-    def __init__(self, folder: Path, /) -> None:
+    def __init__(self, folder: Path, /, *, lock_timeout: float = 600.0) -> None:
         self.folder = folder
+        self.lock_timeout = lock_timeout
         self._loaded: dict[str, dict[str, dict[str, Any]]] = {}
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
         self._meta: dict[str, dict[str, Any]] = {}
@@ -95,24 +108,76 @@ class TranslationCache:
         return [Translation(known[key]["text"], known[key]["truncated"]) for key in keys]
 
     def flush(self) -> int:
-        """Write this run's new entries (one part per namespace, atomically); returns count."""
+        """Write this run's new entries (one part per namespace, atomically); returns count.
+
+        Entries another run wrote since this one read the cache are not written again.
+
+        Raises:
+            DataError: another process held the cache's lock for longer than
+                `lock_timeout` seconds (the message names the lock file and its holder).
+        """
+        if not any(self._pending.values()):
+            return 0
         written = 0
-        for name, entries in self._pending.items():
-            if not entries:
-                continue
-            folder = self.folder / name
-            folder.mkdir(parents=True, exist_ok=True)
-            meta = folder / META_FILE
-            if not meta.exists():
-                _atomic_write(meta, json.dumps(self._meta[name], indent=2) + "\n")
-            lines = "".join(
-                json.dumps(entry, ensure_ascii=False) + "\n" for entry in entries.values()
-            )
-            _atomic_write(folder / f"{secrets.token_hex(8)}.jsonl", lines)
-            self._loaded[name].update(entries)
-            written += len(entries)
-            entries.clear()
+        with self.lock():
+            for name, entries in self._pending.items():
+                if not entries:
+                    continue
+                folder = self.folder / name
+                folder.mkdir(parents=True, exist_ok=True)
+                for leftover in folder.glob(".*.tmp"):
+                    leftover.unlink(missing_ok=True)  # a killed writer's: none runs now
+                on_disk = self._read(folder)
+                new = {key: entry for key, entry in entries.items() if key not in on_disk}
+                meta = folder / META_FILE
+                if not meta.exists():
+                    _atomic_write(meta, json.dumps(self._meta[name], indent=2) + "\n")
+                if new:
+                    lines = "".join(
+                        json.dumps(entry, ensure_ascii=False) + "\n" for entry in new.values()
+                    )
+                    _atomic_write(folder / f"{secrets.token_hex(8)}.jsonl", lines)
+                self._loaded[name].update(on_disk | entries)
+                written += len(new)
+                entries.clear()
         return written
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the cache folder's exclusive write lock (waits up to `lock_timeout` s).
+
+        Raises:
+            DataError: the lock stayed taken for `lock_timeout` seconds.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / LOCK_FILE
+        with path.open("a+", encoding="utf-8") as handle:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "unknown"
+                        msg = (
+                            f"translation cache {self.folder} stayed locked by another run "
+                            f"(pid {holder}, lock file {path}) for {self.lock_timeout:g} s; "
+                            "wait for that run to finish, or give this one another "
+                            "rebalance.cache_dir"
+                        )
+                        raise DataError(msg) from None
+                    time.sleep(0.05)
+            try:
+                # The holder's pid, for the message above (the lock itself is the flock).
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _atomic_write(path: Path, text: str) -> None:

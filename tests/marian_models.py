@@ -11,6 +11,7 @@ import io
 import json
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 CORPUS = [
@@ -30,7 +31,47 @@ CORPUS = [
 MAX_POSITIONS = 64
 
 
-def build_marian(folder: Path, /, *, corpus: Iterable[str] = CORPUS, seed: int = 0) -> Path:
+@dataclass(frozen=True)
+class MarianSize:
+    """The shape of a MarianMT model, in MarianConfig's names, and of its vocabulary.
+
+    `vocab_size` may exceed the sentencepiece pieces: real opus-mt models do the same (their
+    vocab.json joins the source and target pieces, 58,101 entries for opus-mt-en-de, more than
+    either .spm holds); the extra entries are filler pieces the tokenizer never produces.
+    """
+
+    d_model: int
+    layers: int
+    attention_heads: int
+    ffn_dim: int
+    max_position_embeddings: int
+    pieces: int
+    vocab_size: int | None = None
+    scale_embedding: bool = False
+    init_std: float = 0.02
+
+
+TINY = MarianSize(
+    d_model=16, layers=1, attention_heads=2, ffn_dim=32, max_position_embeddings=MAX_POSITIONS,
+    pieces=150,
+)  # fmt: skip
+# Helsinki-NLP/opus-mt-en-de's shape (config.json): 74M parameters. A wider init than
+# transformers' 0.02 makes the random model's greedy output depend on its input instead of
+# repeating one token for every input, so comparisons of outputs mean something.
+OPUS_MT = MarianSize(
+    d_model=512, layers=6, attention_heads=8, ffn_dim=2048, max_position_embeddings=512,
+    pieces=8000, vocab_size=58101, scale_embedding=True, init_std=0.1,
+)  # fmt: skip
+
+
+def build_marian(
+    folder: Path,
+    /,
+    *,
+    corpus: Iterable[str] = CORPUS,
+    seed: int = 0,
+    size: MarianSize = TINY,
+) -> Path:
     """Save a random-weight MarianMT model and its tokenizer into `folder`; returns it."""
     import sentencepiece as spm
     import torch
@@ -42,7 +83,7 @@ def build_marian(folder: Path, /, *, corpus: Iterable[str] = CORPUS, seed: int =
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
         model_writer=buffer,
-        vocab_size=150,
+        vocab_size=size.pieces,
         model_type="unigram",
         character_coverage=1.0,
         bos_id=-1,
@@ -58,6 +99,10 @@ def build_marian(folder: Path, /, *, corpus: Iterable[str] = CORPUS, seed: int =
     vocab = {"</s>": 0, "<unk>": 1}
     for index in range(processor.get_piece_size()):
         vocab.setdefault(processor.id_to_piece(index), len(vocab))
+    filler = 0
+    while size.vocab_size is not None and len(vocab) < size.vocab_size - 1:
+        vocab.setdefault(f"▁filler{filler}", len(vocab))
+        filler += 1
     vocab["<pad>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     with warnings.catch_warnings():
@@ -66,18 +111,20 @@ def build_marian(folder: Path, /, *, corpus: Iterable[str] = CORPUS, seed: int =
             source_spm=str(folder / "source.spm"),
             target_spm=str(folder / "target.spm"),
             vocab=str(folder / "vocab.json"),
-            model_max_length=MAX_POSITIONS,
+            model_max_length=size.max_position_embeddings,
         )
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=MAX_POSITIONS,
+        d_model=size.d_model,
+        encoder_layers=size.layers,
+        decoder_layers=size.layers,
+        encoder_attention_heads=size.attention_heads,
+        decoder_attention_heads=size.attention_heads,
+        encoder_ffn_dim=size.ffn_dim,
+        decoder_ffn_dim=size.ffn_dim,
+        max_position_embeddings=size.max_position_embeddings,
+        scale_embedding=size.scale_embedding,
+        init_std=size.init_std,
         pad_token_id=vocab["<pad>"],
         eos_token_id=0,
         decoder_start_token_id=vocab["<pad>"],

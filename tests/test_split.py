@@ -79,6 +79,7 @@ def test_duplicates_across_classes_stay_in_one_split():
     ("labels", "expected"),
     [
         (["a"] * 10, "single class"),
+        ([], "has no rows left to split"),
         (["a"] * 10 + ["b"] * 2, r"class 'b' \(2 rows\)"),
     ],
 )

@@ -8,7 +8,7 @@ import pytest
 
 from rebalance.errors import ConfigError
 from tasks.text_modality import rebalance_texts
-from tasks.translators import Decoding, ModelUnavailable, Runtime, load_marian
+from tasks.translators import Decoding, ModelUnavailable, Runtime, load_marian, token_batches
 from tests.text_helpers import COLUMNS, text_config, train_frame
 
 
@@ -155,6 +155,44 @@ def test_batching_sorts_by_length_and_matches_one_at_a_time_without_sampling(mar
     assert single.generate_calls == 4
     assert [t.text for t in together] == [t.text for t in alone]
     assert batched.model_id.startswith(name + "@sha256:")
+
+
+@pytest.mark.parametrize(
+    ("lengths", "batch_size", "max_batch_tokens", "expected"),
+    [
+        ([10, 10, 10, 10], 128, 4096, [(0, 4)]),
+        ([10, 10, 10, 10], 3, 4096, [(0, 3), (3, 4)]),
+        ([50, 40, 10, 10, 10], 128, 100, [(0, 2), (2, 5)]),
+        ([300, 20, 20], 128, 100, [(0, 1), (1, 3)]),
+        ([], 128, 4096, []),
+    ],
+)
+def test_token_batches_cap_texts_and_padded_tokens(lengths, batch_size, max_batch_tokens, expected):
+    batches = token_batches(lengths, batch_size=batch_size, max_batch_tokens=max_batch_tokens)
+
+    assert batches == expected
+
+
+def test_token_budget_batches_match_one_at_a_time_without_sampling(marian_template):
+    decoding = Decoding(max_new_tokens=6, num_beams=1, do_sample=False, top_p=1, temperature=1)
+    name = marian_template.format(src="en", tgt="de")
+    budget = load_marian(
+        name,
+        revision=None,
+        local_files_only=True,
+        decoding=decoding,
+        runtime=Runtime(batch_size=128, max_batch_tokens=24),
+    )
+    single = load_marian(
+        name, revision=None, local_files_only=True, decoding=decoding, runtime=Runtime(batch_size=1)
+    )
+    texts = ["a much longer ticket text about an order that never came", "x", "y z", "ok", "hi"]
+
+    together = budget.translate(texts, seed=0)
+    alone = single.translate(texts, seed=0)
+
+    assert budget.generate_calls == 2  # the long text alone, then the four short ones
+    assert [t.text for t in together] == [t.text for t in alone]
 
 
 def test_a_model_that_cannot_be_loaded_names_it_and_how_to_provide_it(tmp_path):

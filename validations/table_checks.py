@@ -29,7 +29,8 @@ def validate_table(
 
     Raises:
         ValidationFailed: nulls under `null_policy="fail"`, naming each column and count.
-        DataError: infinite values, a single class, or a class too small to split.
+        DataError: infinite values, no row without nulls (under `drop`), a single class, or
+            a class too small to split.
     """
     result = check_nulls(frame, columns=columns.kept, dataset=dataset, output_dir=output_dir)
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
@@ -44,6 +45,14 @@ def validate_table(
     if with_nulls:
         kept = frame.filter(~pl.any_horizontal(_missing(frame, name) for name in with_nulls))
         rows_dropped = frame.height - kept.height
+        if kept.is_empty():
+            listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+            msg = (
+                f"every one of the {frame.height} rows has a null in a used column ({listed}), "
+                "so validation.null_policy: drop leaves nothing; fix the data or leave the "
+                "emptiest columns out of `features`"
+            )
+            raise DataError(msg)
         frame = kept
     _check_finite(frame, columns)
     counts = class_counts(frame[columns.label])
