@@ -48,7 +48,7 @@ class Deployed:
         return self.api_url.removesuffix("/api")
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=30)
+        return httpx.Client(base_url=self.api_url, timeout=30, transport=_RetryUnavailable())
 
     def deployment(self, flow_name: str, name: str) -> dict[str, Any]:
         with self.client() as client:
@@ -274,3 +274,20 @@ def deploy_project(*, serve: bool = False) -> Iterator[Deployed]:
 
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
+
+
+class _RetryUnavailable(httpx.HTTPTransport):
+    """Retry 503s as Prefect's own client and the UI do: the server answers 503 when its
+    SQLite database is briefly locked by the worker's writes (seen once in a full suite run)."""
+
+    ATTEMPTS = 5
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(self.ATTEMPTS):
+            response = super().handle_request(request)
+            if response.status_code != 503 or attempt == self.ATTEMPTS - 1:
+                return response
+            response.read()
+            response.close()
+            time.sleep(0.5 * 2**attempt)
+        return response
