@@ -78,6 +78,9 @@ def rebalance_dataset(
             splits = steps.with_policy(steps.split, config)(
                 checked.frame, ingested.columns, config, folder.temp
             )
+        # From here on the split holds every row: drop the frames as read and as checked,
+        # each a whole input's worth of memory at the rebalance step's peak.
+        ingested, checked = ingested.without_frame(), checked.without_frame()
         weights = class_weights(
             class_counts(splits.train[ingested.columns.label]), beta=config.class_weights.beta
         )

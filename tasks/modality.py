@@ -8,6 +8,7 @@ report are shared. A modality is one module exposing an object with the methods 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,10 @@ class Ingested:
     source_sha256: str
     rows_read: int
 
+    def without_frame(self) -> Ingested:
+        """The same facts with an empty frame: frees the rows once the split holds them."""
+        return dataclasses.replace(self, frame=self.frame.clear())
+
 
 @dataclass(frozen=True)
 class CheckedTable:
@@ -41,6 +46,10 @@ class CheckedTable:
     extra: dict[str, Any] = field(default_factory=dict)
     # Markdown sections for the report (image checks, ...).
     report_sections: list[str] = field(default_factory=list)
+
+    def without_frame(self) -> CheckedTable:
+        """The same findings with an empty frame: frees the rows once the split holds them."""
+        return dataclasses.replace(self, frame=self.frame.clear())
 
 
 @dataclass(frozen=True)

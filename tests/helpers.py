@@ -54,3 +54,25 @@ def write_config(folder: Path, source: Path | str, **overrides) -> Path:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def split_without_prefect(modality, config, run_dir: Path):
+    """ingest → validate → split → holdouts, as the flow's tasks call them, without Prefect.
+
+    Returns (ingested, checked, splits); val and test are written into `run_dir`.
+    """
+    from tasks.split import split_frame
+
+    ingested = modality.ingest(config)
+    checked = modality.validate(ingested, config, run_dir / "validation")
+    columns = ingested.columns
+    splits = split_frame(
+        checked.frame,
+        label=columns.label,
+        fractions=config.split.fractions,
+        seed=config.split.seed,
+        group_keys=modality.group_keys(checked.frame, columns, config),
+    )
+    for name in ("val", "test"):
+        modality.write_holdout(splits.frames()[name], name, columns, config, run_dir)
+    return ingested, checked, splits

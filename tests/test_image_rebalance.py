@@ -13,7 +13,7 @@ from PIL import Image
 
 from rebalance.config import parse_config
 from tasks.image_modality import IMAGE
-from tasks.split import split_frame
+from tests.helpers import split_without_prefect
 from tests.image_helpers import (
     count_tree,
     image_tree,
@@ -41,19 +41,8 @@ def _config(source: Path, **rebalance):
 def _run(source: Path, run_dir: Path, **rebalance):
     """ingest → validate → split → holdouts → rebalance, as the flow's tasks call them."""
     config = _config(source, **rebalance)
-    ingested = IMAGE.ingest(config)
-    checked = IMAGE.validate(ingested, config, run_dir / "validation")
-    columns = ingested.columns
-    splits = split_frame(
-        checked.frame,
-        label=columns.label,
-        fractions=config.split.fractions,
-        seed=config.split.seed,
-        group_keys=IMAGE.group_keys(checked.frame, columns, config),
-    )
-    for name in ("val", "test"):
-        IMAGE.write_holdout(splits.frames()[name], name, columns, config, run_dir)
-    resampled = IMAGE.rebalance(splits.train, columns, config, run_dir)
+    ingested, _, splits = split_without_prefect(IMAGE, config, run_dir)
+    resampled = IMAGE.rebalance(splits.train, ingested.columns, config, run_dir)
     return splits, resampled
 
 

@@ -22,9 +22,9 @@ from rebalance.errors import DataError, RebalanceError
 from tasks.class_weights import class_weights
 from tasks.manifest import build_manifest, counts_by_name, utc_now, write_manifest
 from tasks.modality import SYNTHETIC
-from tasks.split import class_counts, split_frame
+from tasks.split import class_counts
 from tasks.tabular_modality import TABULAR
-from tests.helpers import write_config
+from tests.helpers import split_without_prefect, write_config
 from validations.invariants import InvariantViolation, check_run_invariants, holdout_hashes
 
 pytestmark = pytest.mark.slow
@@ -134,18 +134,8 @@ def run_core(folder: Path, shape: dict) -> dict:
     run_dir = folder / "run"
     run_dir.mkdir()
     TABULAR.check_config(config)
-    ingested = TABULAR.ingest(config)
-    checked = TABULAR.validate(ingested, config, run_dir / "validation")
+    ingested, checked, splits = split_without_prefect(TABULAR, config, run_dir)
     columns = ingested.columns
-    splits = split_frame(
-        checked.frame,
-        label=columns.label,
-        fractions=config.split.fractions,
-        seed=config.split.seed,
-        group_keys=TABULAR.group_keys(checked.frame, columns, config),
-    )
-    for name in ("val", "test"):
-        TABULAR.write_holdout(splits.frames()[name], name, columns, config, run_dir)
     hashes = holdout_hashes(run_dir)
     weights = class_weights(class_counts(splits.train[columns.label]), beta=0.999)
     resampled = TABULAR.rebalance(splits.train, columns, config, run_dir)
