@@ -3,8 +3,10 @@
 `REBALANCE_FAULTS="split:transient:2,publish:kill"` makes the `split` step raise a transient
 OSError its first 2 times and kills the process with SIGKILL when `publish` starts. Modes:
 `transient[:N]` (OSError the first N times, default 1), `permanent` (OSError every time),
-`enospc` (OSError ENOSPC every time) and `kill` (SIGKILL). A point is a step's name, or
-`latest` (after the run folder is renamed into place, before `latest` moves). Nothing here
+`enospc` (OSError ENOSPC every time) and `kill[:N]` (SIGKILL the Nth time, default the first).
+A point is a step's name, `latest` (after the run folder is renamed into place, before
+`latest` moves), `augment-image` (before each augmented image) or `translate-batch` (before
+each `generate` call), the last two to kill a run in the middle of its longest work. Nothing here
 runs unless the variable is set, so a user cannot trip it by accident.
 """
 
@@ -38,7 +40,7 @@ def inject(point: str, /) -> None:
         with _lock:
             _fired[point] += 1
             fired = _fired[point]
-        if mode == "kill":
+        if mode == "kill" and fired >= int(count or 1):
             os.kill(os.getpid(), signal.SIGKILL)
         if mode == "enospc":
             raise InjectedFault(errno.ENOSPC, f"No space left on device (injected at {point})")

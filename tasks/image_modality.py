@@ -29,6 +29,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from rebalance import faults
 from rebalance.config import ImageConfig
 from rebalance.errors import DataError
 from tasks.image_augment import (
@@ -217,6 +218,7 @@ def augment_shard(jobs: list[dict[str, Any]], pipeline: dict[str, Any]) -> list[
     compose = compose_from_dict(pipeline)
     done = []
     for job in jobs:
+        faults.inject("augment-image")
         source = Path(job["source"])
         try:
             pixels = load_pixels(source)

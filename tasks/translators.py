@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from rebalance import faults
 from rebalance.errors import ConfigError, RebalanceError
 
 
@@ -139,6 +140,7 @@ class MarianTranslator:
             max_batch_tokens=self.runtime.max_batch_tokens,
         )
         for start, stop in batches:
+            faults.inject("translate-batch")
             batch = order[start:stop]
             padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
             padded = {name: tensor.to(self.device) for name, tensor in padded.items()}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,3 +144,83 @@ def test_two_runs_at_once_publish_two_complete_folders(prefect_harness, dataset)
     assert os.path.realpath(dataset / "out" / "t" / "latest") in {
         os.path.realpath(folder) for folder in folders
     }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("modality", ["image", "text"])
+def test_sigkill_in_the_middle_of_augmentation_or_translation(
+    prefect_harness, marian_template, tmp_path, modality
+):
+    """Killed after some images are written (or some batches translated, with their cache
+    entries flushed): latest stays on the good run, and the next run completes."""
+    from prefect.settings import PREFECT_API_URL
+
+    config = _mid_work_config(tmp_path, modality, marian_template)
+    point = {"image": "augment-image:kill:4", "text": "translate-batch:kill:3"}[modality]
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    command = [sys.executable, "-m", "rebalance.cli", "run", str(config), "--force"]
+
+    def cli(faults=None):
+        run_env = {**env, "REBALANCE_FAULTS": faults} if faults else env
+        return subprocess.run(
+            command, env=run_env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    first = cli()
+    assert first.returncode == 0, first.stderr[-2000:]
+    good = Path(first.stdout.strip().splitlines()[-1])
+    dataset_dir = good.parent
+
+    # The first run filled the translation cache; without it the killed run translates.
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+    killed = cli(point)
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert os.path.realpath(dataset_dir / "latest") == os.path.realpath(good)
+    temp = [path for path in dataset_dir.iterdir() if path.name.startswith(".tmp-")]
+    assert temp and not any((path / "manifest.json").exists() for path in temp)
+
+    after = cli()
+
+    assert after.returncode == 0, after.stderr[-2000:]
+    newest = Path(after.stdout.strip().splitlines()[-1])
+    assert os.path.realpath(dataset_dir / "latest") == os.path.realpath(newest)
+    assert [p.name for p in dataset_dir.iterdir() if p.name.startswith(".tmp-")] == []
+    for name in ("train.parquet", "val.parquet", "test.parquet"):
+        assert _files(str(newest))[name] == _files(str(good))[name], name
+
+
+def _mid_work_config(folder: Path, modality: str, marian_template: str) -> Path:
+    import yaml
+
+    from tests.image_helpers import image_tree
+
+    config = {"name": "m", "output": str(folder / "out"), "retries": 0, "modality": modality}
+    if modality == "image":
+        image_tree(folder / "pics", {"many": 12, "few": 3}, kinds=("L", "RGB"))
+        config |= {"source": str(folder / "pics"), "rebalance": {"shard_size": 2}}
+    else:
+        rows = [{"id": f"a{i}", "text": f"order {i} has not arrived", "y": "a"} for i in range(24)]
+        rows += [
+            {"id": f"b{i}", "text": f"refund for order {i} please", "y": "b"} for i in range(6)
+        ]
+        (folder / "t.jsonl").write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+        config |= {
+            "source": str(folder / "t.jsonl"),
+            "label": "y",
+            "id_column": "id",
+            "rebalance": {
+                "model": marian_template,
+                "target": 16,
+                "batch_size": 2,
+                "max_new_tokens": 6,
+                "num_threads": 1,
+                "do_sample": False,
+                "min_length_ratio": 0.0,
+                "max_length_ratio": 1000.0,
+                "cache_dir": str(folder / "cache"),
+            },
+        }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
