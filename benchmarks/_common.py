@@ -109,12 +109,12 @@ def measure(command: list[str], *, env: dict[str, str] | None = None) -> Measure
     )
 
 
-def spread(values: list[float]) -> str:
-    """Median and range of a list of timings."""
+def spread(values: list[float], *, unit: str = "s") -> str:
+    """Median and range of a list of timings (or rates, with their `unit`)."""
     if len(values) == 1:
-        return f"{values[0]:.2f} s (1 round)"
+        return f"{values[0]:.2f} {unit} (1 round)"
     return (
-        f"median {statistics.median(values):.2f} s "
+        f"median {statistics.median(values):.2f} {unit} "
         f"(min {min(values):.2f}, max {max(values):.2f}, {len(values)} rounds)"
     )
 

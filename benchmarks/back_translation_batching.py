@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import machine
+from benchmarks._common import machine, spread
 
 SYLLABLES = ["ka", "to", "ri", "men", "sa", "lo", "ver", "in", "de", "ar", "ul", "pe", "no"]
 SYLLABLES += ["sch", "ei", "au", "ter", "ung", "bar", "lich", "ma", "ge"]
@@ -90,16 +90,6 @@ def differences(name: str, ours: dict[int, str], other: dict[int, str]) -> int:
         print(f"    ours:   {ours[index]!r}")
         print(f"    {name}: {other[index]!r}")
     return len(differ)
-
-
-def rate(values: list[float]) -> str:
-    """Median and range of sentences per second."""
-    if len(values) == 1:
-        return f"{values[0]:7.2f} sentences/s (1 round)"
-    return (
-        f"{statistics.median(values):7.2f} sentences/s median "
-        f"(min {min(values):.2f}, max {max(values):.2f}, {len(values)} rounds)"
-    )
 
 
 def main() -> None:
@@ -199,9 +189,10 @@ def main() -> None:
         print(f"round {round_index + 1}: " + ", ".join(report), flush=True)
 
     rates = {way: [1 / s for s in seconds] for way, seconds in per_sentence.items()}
-    print(f"one at a time ({len(single_indices)} sentences): {rate(rates['single'])}")
-    print(f"fixed batches of {args.fixed_batch}:  {rate(rates['fixed'])}")
-    print(f"ours:                 {rate(rates['ours'])}")
+    shown = {way: spread(values, unit="sentences/s") for way, values in rates.items()}
+    print(f"one at a time ({len(single_indices)} sentences): {shown['single']}")
+    print(f"fixed batches of {args.fixed_batch}:  {shown['fixed']}")
+    print(f"ours:                 {shown['ours']}")
     ours = statistics.median(rates["ours"])
     print(
         f"speed-up: {ours / statistics.median(rates['single']):.1f}x one at a time "

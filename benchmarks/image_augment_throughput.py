@@ -35,7 +35,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks._common import machine  # noqa: E402
+from benchmarks._common import machine, spread  # noqa: E402
 from tasks.image_augment import build_pipeline, image_seed, pipeline_dict  # noqa: E402
 from tasks.image_modality import augment_shard  # noqa: E402
 
@@ -110,11 +110,7 @@ def timed(run: Callable[[Path], None], scratch: Path) -> float:
 
 
 def rate(seconds: list[float]) -> str:
-    rates = [IMAGES / value for value in seconds]
-    return (
-        f"median {statistics.median(rates):6.1f} images/s "
-        f"(min {min(rates):.1f}, max {max(rates):.1f}, {len(rates)} rounds)"
-    )
+    return spread([IMAGES / value for value in seconds], unit="images/s")
 
 
 def main() -> None:

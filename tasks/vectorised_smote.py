@@ -35,6 +35,17 @@ _SMOTE_BLOCK_ROWS = 1 << 16
 _DISTANCE_CELLS = 1 << 23
 
 
+def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
+    """BaseSMOTE._make_samples' two draws, in the same order, from a fresh generator:
+    each new sample's row, which of its neighbours, and the step towards it."""
+    random_state = check_random_state(random_state)
+    samples_indices = random_state.randint(low=0, high=nns.size, size=n_samples)
+    steps = 1.0 * random_state.uniform(size=n_samples)[:, np.newaxis]
+    rows = np.floor_divide(samples_indices, nns.shape[1])
+    cols = np.mod(samples_indices, nns.shape[1])
+    return rows, cols, steps
+
+
 class VectorisedSMOTE(SMOTE):
     """imblearn's SMOTE, same output, writing into one preallocated array.
 
@@ -62,12 +73,7 @@ class VectorisedSMOTE(SMOTE):
             X_class = _safe_indexing(X, target_class_indices)
             self.nn_k_.fit(X_class)
             nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
-            # BaseSMOTE._make_samples: the same two draws, in the same order.
-            random_state = check_random_state(self.random_state)
-            samples_indices = random_state.randint(low=0, high=nns.size, size=n_samples)
-            steps = 1.0 * random_state.uniform(size=n_samples)[:, np.newaxis]
-            rows = np.floor_divide(samples_indices, nns.shape[1])
-            cols = np.mod(samples_indices, nns.shape[1])
+            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
             for start in range(0, n_samples, _SMOTE_BLOCK_ROWS):
                 block = slice(start, start + _SMOTE_BLOCK_ROWS)
                 new = X_resampled[
@@ -143,12 +149,7 @@ class VectorisedSMOTENC(SMOTENC):
             self.nn_k_.fit(X_class)
             nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
 
-            # BaseSMOTE._make_samples: the same two draws, in the same order.
-            random_state = check_random_state(self.random_state)
-            samples_indices = random_state.randint(low=0, high=nns.size, size=n_samples)
-            steps = 1.0 * random_state.uniform(size=n_samples)[:, np.newaxis]
-            rows = np.floor_divide(samples_indices, nns.shape[1])
-            cols = np.mod(samples_indices, nns.shape[1])
+            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
 
             # SMOTE's interpolation on the continuous columns, element for element.
             class_continuous = continuous[target_class_indices]
