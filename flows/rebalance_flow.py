@@ -21,7 +21,7 @@ from tasks.run_folder import (
     new_run_id,
     open_run_folder,
 )
-from tasks.split import class_counts
+from tasks.split import label_counts
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def rebalance_dataset(
         # each a whole input's worth of memory at the rebalance step's peak.
         ingested, checked = ingested.without_frame(), checked.without_frame()
         weights = class_weights(
-            class_counts(splits.train[ingested.columns.label]), beta=config.class_weights.beta
+            label_counts(splits.train, ingested.columns.label), beta=config.class_weights.beta
         )
         with _timed(timings, "rebalance"):
             resampled = steps.with_policy(steps.rebalance, config)(

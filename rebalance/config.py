@@ -148,6 +148,21 @@ class RunnerConfig(_Section):
         return self
 
 
+class StreamingConfig(_Section):
+    """Tables larger than memory: read, check and split them a batch of rows at a time."""
+
+    enabled: bool = Field(
+        False,
+        description="Stream the table with polars: ingest, the null check (Great Expectations, "
+        "one batch at a time), the class counts and the split never hold the whole table; "
+        "RandomUnderSampler and RandomOverSampler stream too. Other samplers get the "
+        "training split in memory (refused up front when it cannot fit).",
+    )
+    batch_rows: int = Field(
+        500_000, gt=0, description="Rows per batch read, checked and hashed at once."
+    )
+
+
 class CommonConfig(_Section):
     """What every modality's run has: a name, a source, a label, the split and the output."""
 
@@ -207,6 +222,7 @@ class TabularConfig(CommonConfig):
         description="CSV field separator; `,` (a tab for .tsv files) when left empty.",
     )
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+    streaming: StreamingConfig = Field(default_factory=StreamingConfig)
 
 
 # ---- image modality ---------------------------------------------------------------------------

@@ -82,9 +82,13 @@ def build_manifest(
     fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """Everything a training job or a person needs to trust the run (files are added on write)."""
-    from tasks.split import class_counts
+    from tasks.modality import count_synthetic, row_count
+    from tasks.split import label_counts
 
     frames = splits.frames()
+    rows = {name: row_count(frame) for name, frame in frames.items()}
+    synthetic = count_synthetic(resampled.frame)
+    rows_after = row_count(resampled.frame)
     label = ingested.columns.label
     return {
         "report_sections": [*checked.report_sections, *resampled.report_sections],
@@ -98,11 +102,10 @@ def build_manifest(
         "rows": {
             "read": ingested.rows_read,
             "dropped": checked.rows_dropped,
-            **{name: frame.height for name, frame in frames.items()},
-            "train_after": resampled.frame.height,
-            "synthetic": int(resampled.frame["is_synthetic"].sum()),
-            "removed_by_sampler": splits.train.height
-            - int((~resampled.frame["is_synthetic"]).sum()),
+            **rows,
+            "train_after": rows_after,
+            "synthetic": synthetic,
+            "removed_by_sampler": rows["train"] - (rows_after - synthetic),
         },
         "columns": {
             "label": label,
@@ -126,9 +129,9 @@ def build_manifest(
         },
         "counts": {
             "before": {
-                name: counts_by_name(class_counts(frame[label])) for name, frame in frames.items()
+                name: counts_by_name(label_counts(frame, label)) for name, frame in frames.items()
             },
-            "after": {"train": counts_by_name(class_counts(resampled.frame[label]))},
+            "after": {"train": counts_by_name(label_counts(resampled.frame, label))},
         },
         "rebalance": {
             "requested": resampled.requested,

@@ -116,3 +116,15 @@ def modality_for(name: str, /) -> Modality:
 def write_parquet(frame: pl.DataFrame, path: Path, /) -> None:
     """Parquet with fixed settings, so equal frames give equal bytes."""
     frame.write_parquet(path, compression="zstd", statistics=True)
+
+
+def row_count(frame: pl.DataFrame | pl.LazyFrame, /) -> int:
+    """Rows of a frame; a LazyFrame (a streamed table) is counted by a streaming query."""
+    if isinstance(frame, pl.DataFrame):
+        return frame.height
+    return int(frame.select(pl.len()).collect(engine="streaming").item())
+
+
+def count_synthetic(frame: pl.DataFrame | pl.LazyFrame, /) -> int:
+    """Rows marked `is_synthetic` in a rebalanced frame."""
+    return int(frame.lazy().select(pl.col(SYNTHETIC).sum()).collect(engine="streaming").item())

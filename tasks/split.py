@@ -35,6 +35,13 @@ def class_counts(labels: pl.Series, /) -> dict[object, int]:
     return dict(zip(counts[labels.name].to_list(), counts["count"].to_list(), strict=True))
 
 
+def label_counts(frame: pl.DataFrame | pl.LazyFrame, label: str, /) -> dict[object, int]:
+    """`class_counts` of a frame's label column; a LazyFrame reads that column only."""
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.select(label).collect(engine="streaming")
+    return class_counts(frame[label])
+
+
 def check_class_sizes(counts: Mapping[object, int], /, *, label: str) -> None:
     """Fail unless there are two classes and each can put a row in every split.
 
@@ -83,15 +90,51 @@ def split_frame(
     Raises:
         DataError: a class cannot appear in every split (too few rows or groups).
     """
-    labels = frame[label]
+    assigned = assign_splits(frame[label], fractions=fractions, seed=seed, group_keys=group_keys)
+    parts = {
+        name: frame.filter(pl.Series(assigned.assignment == index))
+        for index, name in enumerate(SPLITS)
+    }
+    return SplitResult(**parts, grouped_rows=assigned.grouped_rows, groups=assigned.groups)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Each row's split (an index into SPLITS), and how many rows were tied together."""
+
+    assignment: np.ndarray
+    grouped_rows: int
+    groups: int
+
+    def rows(self, split: str) -> np.ndarray:
+        """Positions of the rows in `split`, in input order."""
+        return np.flatnonzero(self.assignment == SPLITS.index(split))
+
+
+def assign_splits(
+    labels: pl.Series,
+    /,
+    *,
+    fractions: Mapping[str, float],
+    seed: int,
+    group_keys: pl.Series | None = None,
+) -> Assignment:
+    """`split_frame`'s choice of split for every row, from the labels and group keys alone.
+
+    Only these two columns are needed, so a table that does not fit in memory can be split
+    from them (tasks/streaming.py) with the same result as `split_frame`.
+
+    Raises:
+        DataError: a class cannot appear in every split (too few rows or groups).
+    """
     counts = class_counts(labels)
-    check_class_sizes(counts, label=label)
+    check_class_sizes(counts, label=labels.name)
     classes = list(counts)
     class_index = _class_index(labels, classes)
     targets = np.array([_allocate(counts[name], fractions) for name in classes]).T  # split x class
     rng = np.random.default_rng(seed)
 
-    assignment = np.full(frame.height, -1, dtype=np.int8)
+    assignment = np.full(labels.len(), -1, dtype=np.int8)
     remaining = targets.astype(np.float64)
     grouped_rows = groups = 0
     if group_keys is not None:
@@ -110,11 +153,8 @@ def split_frame(
         for split_index, rows in enumerate(np.split(free, bounds)):
             assignment[rows] = split_index
 
-    _check_every_split_has_every_class(assignment, class_index, classes, counts, label)
-    parts = {
-        name: frame.filter(pl.Series(assignment == index)) for index, name in enumerate(SPLITS)
-    }
-    return SplitResult(**parts, grouped_rows=grouped_rows, groups=groups)
+    _check_every_split_has_every_class(assignment, class_index, classes, counts, labels.name)
+    return Assignment(assignment, grouped_rows, groups)
 
 
 def _class_index(labels: pl.Series, classes: list[object]) -> np.ndarray:

@@ -23,7 +23,14 @@ from rebalance.config import RunConfig
 from rebalance.errors import RebalanceError
 from tasks.ingest import Columns
 from tasks.manifest import write_manifest
-from tasks.modality import SYNTHETIC, CheckedTable, Ingested, Resampled, modality_for
+from tasks.modality import (
+    CheckedTable,
+    Ingested,
+    Resampled,
+    count_synthetic,
+    modality_for,
+    row_count,
+)
 from tasks.report import (
     CHART_FILE,
     artifact_key,
@@ -35,6 +42,7 @@ from tasks.report import (
 from tasks.rerun import input_fingerprint, reusable_run
 from tasks.run_folder import RunFolder, publish_run_folder
 from tasks.split import SplitResult, split_frame
+from tasks.streaming import SPLIT_TRAIN_FILE, reading, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes
 
 
@@ -107,7 +115,7 @@ def ingest(config: RunConfig) -> Ingested:
     get_run_logger().info(
         "read %d samples × %d columns from %s",
         ingested.rows_read,
-        ingested.frame.width,
+        ingested.frame.collect_schema().len(),
         config.source,
     )
     return ingested
@@ -128,25 +136,40 @@ def validate(ingested: Ingested, config: RunConfig, run_dir: Path) -> CheckedTab
 
 
 @_task("split")
-def split(frame: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Path) -> SplitResult:
+def split(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Columns, config: RunConfig, run_dir: Path
+) -> SplitResult:
     """Stratified split; val and test are written here, exactly as split, and never again."""
     modality = modality_for(config.modality)
-    result = split_frame(
-        frame,
-        label=columns.label,
-        fractions=config.split.fractions,
-        seed=config.split.seed,
-        group_keys=modality.group_keys(frame, columns, config),
-    )
-    for name in ("val", "test"):
-        modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
+    if isinstance(frame, pl.LazyFrame):
+        with reading(config.source):
+            result = split_streaming(
+                frame,
+                label=columns.label,
+                fractions=config.split.fractions,
+                seed=config.split.seed,
+                group_keys=lambda batch: modality.group_keys(batch, columns, config),
+                run_dir=run_dir,
+                batch_rows=config.streaming.batch_rows,
+            )
+    else:
+        result = split_frame(
+            frame,
+            label=columns.label,
+            fractions=config.split.fractions,
+            seed=config.split.seed,
+            group_keys=modality.group_keys(frame, columns, config),
+        )
+        for name in ("val", "test"):
+            modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
     result = dataclasses.replace(result, holdout_sha256=holdout_hashes(run_dir))
+    sizes = {name: row_count(part) for name, part in result.frames().items()}
     get_run_logger().info(
         "split %d samples into train %d, val %d, test %d (%d samples in %d groups kept together)",
-        frame.height,
-        result.train.height,
-        result.val.height,
-        result.test.height,
+        sum(sizes.values()),
+        sizes["train"],
+        sizes["val"],
+        sizes["test"],
         result.grouped_rows,
         result.groups,
     )
@@ -154,18 +177,19 @@ def split(frame: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Pat
 
 
 @_task("rebalance")
-def rebalance(train: pl.DataFrame, columns: Columns, config: RunConfig, run_dir: Path) -> Resampled:
+def rebalance(
+    train: pl.DataFrame | pl.LazyFrame, columns: Columns, config: RunConfig, run_dir: Path
+) -> Resampled:
     """Rebalance the training split only, and write it."""
     logger = get_run_logger()
     resampled = modality_for(config.modality).rebalance(train, columns, config, run_dir)
     for note in resampled.notes:
         logger.warning(note)
-    synthetic = int(resampled.frame[SYNTHETIC].sum())
     logger.info(
         "train: %d samples before, %d after (%d synthetic) with %s",
-        train.height,
-        resampled.frame.height,
-        synthetic,
+        row_count(train),
+        row_count(resampled.frame),
+        count_synthetic(resampled.frame),
         resampled.sampler,
     )
     return resampled
@@ -206,6 +230,8 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConf
         sample_keys=lambda frame: modality.group_keys(frame, columns, config),
         output_columns=getattr(modality, "output_columns", None),
     )
+    # A streamed table's training split as split: checked against, no longer needed.
+    (run_dir / SPLIT_TRAIN_FILE).unlink(missing_ok=True)
     get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")
 
 

@@ -19,15 +19,18 @@ from tasks.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_larg
 from tasks.modality import SYNTHETIC, Resampled
 
 
-def feature_kinds(frame: pl.DataFrame, columns: Columns) -> tuple[list[str], list[str]]:
+def feature_kinds(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Columns
+) -> tuple[list[str], list[str]]:
     """Split feature columns into numeric and categorical (string, categorical, boolean).
 
     Raises:
         SamplerError: a feature column has a type samplers cannot use (dates, lists, ...).
     """
     numeric, categorical = [], []
+    schema = frame.collect_schema()
     for name in columns.features:
-        dtype = frame.schema[name]
+        dtype = schema[name]
         if dtype.is_numeric():
             numeric.append(name)
         elif dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum):
@@ -110,7 +113,7 @@ def rebalance_table(
     del resampled_x, resampled_y  # the synthetic rows are in polars now: free the matrix
     frame = _assemble(train, origin, synthetic)
     effective = {
-        key: value for key, value in estimator.get_params(deep=False).items() if _is_plain(value)
+        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
     }
     if "categorical_features" in effective:
         effective["categorical_features"] = [
@@ -318,12 +321,12 @@ def _assemble(train, origin, synthetic) -> pl.DataFrame:
     return pl.concat([originals, synthetic], how="diagonal_relaxed").select(originals.columns)
 
 
-def _is_plain(value: Any) -> bool:
+def is_plain(value: Any) -> bool:
     """JSON-friendly param values (estimator objects are described by their own params)."""
     if isinstance(value, str | int | float | bool) or value is None:
         return True
     if isinstance(value, list | tuple):
-        return all(_is_plain(item) for item in value)
+        return all(is_plain(item) for item in value)
     if isinstance(value, dict):
-        return all(_is_plain(key) and _is_plain(item) for key, item in value.items())
+        return all(is_plain(key) and is_plain(item) for key, item in value.items())
     return False

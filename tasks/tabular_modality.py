@@ -13,10 +13,13 @@ from tasks.ingest import (
     Columns,
     check_numbers_stored_as_text,
     file_sha256,
+    no_rows,
     read_table,
+    scan_table,
     select_columns,
 )
-from tasks.modality import CheckedTable, Ingested, Resampled, write_parquet
+from tasks.modality import CheckedTable, Ingested, Resampled, row_count, write_parquet
+from tasks.streaming import reading, resample_streaming, streams
 from tasks.tabular import rebalance_table
 
 
@@ -37,17 +40,23 @@ class TabularModality:
         )
 
     def ingest(self, config: TabularConfig, /) -> Ingested:
-        frame = read_table(config.source, separator=config.separator)
-        rows_read = frame.height
-        frame, columns = select_columns(
-            frame,
-            label=config.label,
-            features=config.features,
-            id_column=config.id_column,
-            group_column=config.split.group_column,
-            source=config.source,
-        )
-        check_numbers_stored_as_text(frame, columns, config.source)
+        if config.streaming.enabled:
+            frame = scan_table(config.source, separator=config.separator)
+        else:
+            frame = read_table(config.source, separator=config.separator)
+        with reading(config.source):
+            rows_read = row_count(frame)
+            if rows_read == 0:
+                raise no_rows(config.source)
+            frame, columns = select_columns(
+                frame,
+                label=config.label,
+                features=config.features,
+                id_column=config.id_column,
+                group_column=config.split.group_column,
+                source=config.source,
+            )
+            check_numbers_stored_as_text(frame, columns, config.source)
         return Ingested(
             frame=frame,
             columns=columns,
@@ -58,8 +67,18 @@ class TabularModality:
     def validate(
         self, ingested: Ingested, config: TabularConfig, output_dir: Path, /
     ) -> CheckedTable:
-        from validations.table_checks import validate_table
+        from validations.table_checks import validate_table, validate_table_batches
 
+        if isinstance(ingested.frame, pl.LazyFrame):
+            return validate_table_batches(
+                ingested.frame,
+                columns=ingested.columns,
+                null_policy=config.validation.null_policy,
+                dataset=config.name,
+                output_dir=output_dir,
+                batch_rows=config.streaming.batch_rows,
+                source=config.source,
+            )
         return validate_table(
             ingested.frame,
             columns=ingested.columns,
@@ -89,8 +108,26 @@ class TabularModality:
         write_parquet(frame, run_dir / f"{split}.parquet")
 
     def rebalance(
-        self, train: pl.DataFrame, columns: Columns, config: TabularConfig, run_dir: Path, /
+        self,
+        train: pl.DataFrame | pl.LazyFrame,
+        columns: Columns,
+        config: TabularConfig,
+        run_dir: Path,
+        /,
     ) -> Resampled:
+        if isinstance(train, pl.LazyFrame):
+            if streams(config.rebalance.sampler, config.rebalance.params):
+                return resample_streaming(
+                    train,
+                    columns=columns,
+                    sampler=config.rebalance.sampler,
+                    params=config.rebalance.params,
+                    seed=config.split.seed,
+                    output=run_dir / "train.parquet",
+                )
+            # A k-NN sampler needs the rows in memory; rebalance_table's guard refuses up
+            # front when its matrices cannot fit.
+            train = train.collect(engine="streaming")
         resampled = rebalance_table(
             train,
             columns=columns,

@@ -16,9 +16,12 @@ from rebalance.errors import RebalanceError
 from tasks.ingest import file_sha256
 from tasks.manifest import MANIFEST_FILE, counts_by_name
 from tasks.modality import SYNTHETIC
-from tasks.split import class_counts
+from tasks.split import label_counts
+from tasks.streaming import batches
 
 HOLDOUT_SPLITS = ("val", "test")
+# Rows read back at once when checking the outputs.
+BATCH_ROWS = 500_000
 
 
 class InvariantViolation(RebalanceError):
@@ -40,7 +43,7 @@ def check_run_invariants(
     /,
     *,
     label: str,
-    split_train: pl.DataFrame,
+    split_train: pl.DataFrame | pl.LazyFrame,
     holdout_sha256: dict[str, str],
     sample_keys: Callable[[pl.DataFrame], pl.Series | None],
     output_columns: Mapping[str, str | None] | None = None,
@@ -67,31 +70,43 @@ def check_run_invariants(
     if set(now) != set(holdout_sha256):
         _fail(f"val/test files changed after the split: {sorted(set(now) ^ set(holdout_sha256))}")
 
-    train = pl.read_parquet(run_dir / "train.parquet")
+    # Read back a batch at a time: a streamed table's outputs need not fit in memory.
+    train = pl.scan_parquet(run_dir / "train.parquet")
     originals = train.filter(~pl.col(SYNTHETIC)).drop(SYNTHETIC)
-    holdouts = {split: pl.read_parquet(run_dir / f"{split}.parquet") for split in HOLDOUT_SPLITS}
+    holdouts = {split: pl.scan_parquet(run_dir / f"{split}.parquet") for split in HOLDOUT_SPLITS}
     for split, frame in holdouts.items():
-        if SYNTHETIC in frame.columns and frame[SYNTHETIC].any():
+        if SYNTHETIC in frame.collect_schema().names() and _collect(frame, pl.col(SYNTHETIC).any()):
             _fail(f"{split}.parquet holds synthetic samples")
+    split_train = split_train.lazy()
     _check_originals(_as_split_columns(originals, output_columns or {}), split_train, manifest)
     _check_no_leak(originals, holdouts, sample_keys)
     _check_counts(label, train, holdouts, manifest)
 
 
-def _as_split_columns(frame: pl.DataFrame, output_columns: Mapping[str, str | None]):
+def _collect(frame: pl.LazyFrame, expression: pl.Expr):
+    return frame.select(expression).collect(engine="streaming").item()
+
+
+def _as_split_columns(frame: pl.LazyFrame, output_columns: Mapping[str, str | None]):
     dropped = [name for name, target in output_columns.items() if target is None]
     renamed = {name: target for name, target in output_columns.items() if target is not None}
     return frame.drop(dropped, strict=False).rename(renamed, strict=False)
 
 
-def _check_originals(originals: pl.DataFrame, split_train: pl.DataFrame, manifest: dict) -> None:
-    columns = [name for name in originals.columns if name in split_train.columns]
-    kept = originals.select(columns).hash_rows(seed=0).value_counts()
-    available = split_train.select(columns).hash_rows(seed=0).value_counts()
+def _row_hashes(frame: pl.LazyFrame) -> pl.Series:
+    hashes = [batch.hash_rows(seed=0) for batch in batches(frame, rows=BATCH_ROWS)]
+    return pl.concat(hashes) if hashes else pl.Series("hash", [], dtype=pl.UInt64)
+
+
+def _check_originals(originals: pl.LazyFrame, split_train: pl.LazyFrame, manifest: dict) -> None:
+    available_columns = split_train.collect_schema().names()
+    columns = [name for name in originals.collect_schema().names() if name in available_columns]
+    kept = _row_hashes(originals.select(columns)).value_counts()
+    available = _row_hashes(split_train.select(columns)).value_counts()
     joined = kept.join(available, on=kept.columns[0], how="left", suffix="_split")
     if joined["count_split"].is_null().any() or (joined["count"] > joined["count_split"]).any():
         _fail("train.parquet holds an original sample that is not in the training split")
-    removed = split_train.height - originals.height
+    removed = _collect(split_train, pl.len()) - _collect(originals, pl.len())
     if removed != manifest["rows"].get("removed_by_sampler", 0):
         _fail(
             f"train.parquet lost {removed} original samples, but the manifest records "
@@ -100,13 +115,15 @@ def _check_originals(originals: pl.DataFrame, split_train: pl.DataFrame, manifes
 
 
 def _check_no_leak(originals, holdouts, sample_keys) -> None:
-    train_keys = sample_keys(originals)
-    if train_keys is None:
+    train_keys = [sample_keys(batch) for batch in batches(originals, rows=BATCH_ROWS)]
+    if not train_keys or any(keys is None for keys in train_keys):
         return
+    known = pl.concat(train_keys).implode()
     for split, frame in holdouts.items():
-        keys = sample_keys(frame)
-        if keys is not None and keys.is_in(train_keys.implode()).any():
-            _fail(f"a sample of {split}.parquet has an exact duplicate in train")
+        for batch in batches(frame, rows=BATCH_ROWS):
+            keys = sample_keys(batch)
+            if keys is not None and keys.is_in(known).any():
+                _fail(f"a sample of {split}.parquet has an exact duplicate in train")
 
 
 def _check_counts(label, train, holdouts, manifest) -> None:
@@ -114,7 +131,7 @@ def _check_counts(label, train, holdouts, manifest) -> None:
     expected.update({split: manifest["counts"]["before"][split] for split in HOLDOUT_SPLITS})
     frames = {"train": train, **holdouts}
     for split, frame in frames.items():
-        if counts_by_name(class_counts(frame[label])) != expected[split]:
+        if counts_by_name(label_counts(frame, label)) != expected[split]:
             _fail(f"class counts of {split}.parquet differ from manifest.json")
 
 

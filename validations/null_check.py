@@ -12,10 +12,11 @@ NaN as null. A float column holding NaN therefore fails this check even though p
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING
 from rebalance.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    import pandas as pd
     import polars as pl
     from great_expectations.checkpoint.checkpoint import Checkpoint
     from great_expectations.core.expectation_validation_result import (
@@ -84,19 +84,57 @@ def check_nulls(
         OSError: `output_dir` cannot be created or written.
         RuntimeError: GX failed inside an expectation and returned no count for a column.
     """
+    return check_nulls_in_batches([frame], columns=columns, dataset=dataset, output_dir=output_dir)
+
+
+def check_nulls_in_batches(
+    batches: Iterable[pl.DataFrame], /, *, columns: Sequence[str], dataset: str, output_dir: Path
+) -> NullCheckResult:
+    """`check_nulls` on a table given as consecutive batches of rows (read by streaming).
+
+    One GX checkpoint validates each batch in turn, so only one batch is in pandas at a
+    time; the counts are summed. The Data Docs list one validation per batch, and
+    `result.json` holds GX's result for a single batch, or `{"success": ..., "batches":
+    [...]}` with each batch's result.
+
+    Raises:
+        ConfigError: `columns` is empty or a bare string, or `dataset` is not a plain name.
+        DataError: A column in `columns` is not in the first batch, or there is no batch.
+        OSError: `output_dir` cannot be created or written.
+        RuntimeError: GX failed inside an expectation and returned no count for a column.
+    """
     _check_dataset_name(dataset)
-    checked = _checked_columns(frame, columns=columns, dataset=dataset)
+    remaining = iter(batches)
+    first = next(remaining, None)
+    if first is None:
+        msg = f"{dataset!r} has no rows to check for nulls"
+        raise DataError(msg)
+    checked = _checked_columns(first, columns=columns, dataset=dataset)
     output_dir.mkdir(parents=True, exist_ok=True)
-    # The only polars -> pandas conversion in the project (see the module docstring).
-    pdf = frame.select(checked).to_pandas()
-
-    validation = _validate(pdf, columns=checked, dataset=dataset, output_dir=output_dir)
-
+    null_counts = dict.fromkeys(checked, 0)
+    results = []
+    # Set before the first GX import: older GX 1.x releases read it then. 1.24 sends no
+    # analytics and ignores it; `analytics_enabled=False` below says the same in config.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    with _current_context(_context_config(output_dir / "data_docs")) as context:
+        checkpoint = _checkpoint(context, columns=checked, dataset=dataset)
+        for frame in itertools.chain([first], remaining):
+            # The only polars -> pandas conversion in the project (see the module docstring).
+            pdf = frame.select(checked).to_pandas()
+            checkpoint_result = checkpoint.run(batch_parameters={"dataframe": pdf})
+            del pdf
+            # One validation definition, so one validation result.
+            (validation,) = checkpoint_result.run_results.values()
+            for column, count in _null_counts(validation, dataset=dataset).items():
+                null_counts[column] += count
+            results.append(validation.to_json_dict())
+    success = all(result["success"] for result in results)
+    written = results[0] if len(results) == 1 else {"success": success, "batches": results}
     result_path = output_dir / "result.json"
-    result_path.write_text(json.dumps(validation.to_json_dict(), indent=2), encoding="utf-8")
+    result_path.write_text(json.dumps(written, indent=2), encoding="utf-8")
     return NullCheckResult(
-        success=bool(validation.success),
-        null_counts=_null_counts(validation, dataset=dataset),
+        success=success,
+        null_counts=null_counts,
         result_path=result_path,
         data_docs_index=output_dir / "data_docs" / "index.html",
     )
@@ -136,20 +174,6 @@ def preload_great_expectations() -> None:
     """Import Great Expectations now (it takes seconds), with analytics off as `_validate` sets."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations  # noqa: F401
-
-
-def _validate(
-    pdf: pd.DataFrame, *, columns: list[str], dataset: str, output_dir: Path
-) -> ExpectationSuiteValidationResult:
-    # Set before the first GX import: older GX 1.x releases read it then. 1.24 sends no
-    # analytics and ignores it; `analytics_enabled=False` below says the same in config.
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    with _current_context(_context_config(output_dir / "data_docs")) as context:
-        checkpoint = _checkpoint(context, columns=columns, dataset=dataset)
-        checkpoint_result = checkpoint.run(batch_parameters={"dataframe": pdf})
-    # One validation definition, so one validation result.
-    (validation,) = checkpoint_result.run_results.values()
-    return validation
 
 
 def _context_config(docs_dir: Path) -> DataContextConfig:

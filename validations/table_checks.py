@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +11,8 @@ from rebalance.errors import DataError, ValidationFailed
 from tasks.ingest import Columns
 from tasks.modality import CheckedTable
 from tasks.split import check_class_sizes, class_counts
-from validations.null_check import check_nulls
+from tasks.streaming import batches, reading
+from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
 
 def validate_table(
@@ -36,25 +38,15 @@ def validate_table(
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     rows_dropped = 0
     if with_nulls and null_policy == "fail":
-        listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
-        msg = (
-            f"null values in {listed}; fix the data or set validation.null_policy: drop "
-            f"(details in {result.data_docs_index.name} of the validation report)"
-        )
-        raise ValidationFailed(msg)
+        raise _nulls_found(with_nulls, result)
     if with_nulls:
-        kept = frame.filter(~pl.any_horizontal(_missing(frame, name) for name in with_nulls))
+        kept = frame.filter(~pl.any_horizontal(_missing(frame.schema, name) for name in with_nulls))
         rows_dropped = frame.height - kept.height
         if kept.is_empty():
-            listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
-            msg = (
-                f"every one of the {frame.height} rows has a null in a used column ({listed}), "
-                "so validation.null_policy: drop leaves nothing; fix the data or leave the "
-                "emptiest columns out of `features`"
-            )
-            raise DataError(msg)
+            raise _nothing_left(frame.height, with_nulls)
         frame = kept
-    _check_finite(frame, columns)
+    for name, infinite in _infinite_counts(frame, columns).items():
+        raise _infinite_values(name, infinite)
     counts = class_counts(frame[columns.label])
     check_class_sizes(counts, label=columns.label)
     return CheckedTable(
@@ -65,19 +57,104 @@ def validate_table(
     )
 
 
-def _missing(frame: pl.DataFrame, name: str) -> pl.Expr:
-    if frame.schema[name].is_float():
+def validate_table_batches(
+    frame: pl.LazyFrame,
+    /,
+    *,
+    columns: Columns,
+    null_policy: str,
+    dataset: str,
+    output_dir: Path,
+    batch_rows: int,
+    source: Path,
+) -> CheckedTable:
+    """`validate_table` for a table read `batch_rows` rows at a time (streaming).
+
+    Great Expectations checks each batch; the class counts, infinite values and the rows a
+    `drop` policy removes are counted batch by batch. The returned frame is still lazy
+    (with the `drop` filter applied).
+
+    Raises:
+        ValidationFailed, DataError: as `validate_table`.
+    """
+    schema = frame.collect_schema()
+    missing = ~pl.any_horizontal(_missing(schema, name) for name in columns.kept)
+    kept_rows = read_rows = 0
+    infinite: dict[str, int] = {}
+    label_counts: dict[object, int] = {}
+
+    def counted_batches() -> Iterator[pl.DataFrame]:
+        nonlocal kept_rows, read_rows
+        for batch in batches(frame, rows=batch_rows):
+            read_rows += batch.height
+            kept = batch.filter(missing) if null_policy == "drop" else batch
+            kept_rows += kept.height
+            for name, count in _infinite_counts(kept, columns).items():
+                infinite[name] = infinite.get(name, 0) + count
+            for name, count in class_counts(kept[columns.label]).items():
+                label_counts[name] = label_counts.get(name, 0) + count
+            yield batch
+
+    with reading(source):
+        result = check_nulls_in_batches(
+            counted_batches(), columns=columns.kept, dataset=dataset, output_dir=output_dir
+        )
+    with_nulls = {name: count for name, count in result.null_counts.items() if count}
+    if with_nulls and null_policy == "fail":
+        raise _nulls_found(with_nulls, result)
+    if with_nulls and kept_rows == 0:
+        raise _nothing_left(read_rows, with_nulls)
+    for name, count in infinite.items():
+        raise _infinite_values(name, count)
+    counts = dict(sorted(label_counts.items(), key=lambda item: _sort_key(item[0])))
+    check_class_sizes(counts, label=columns.label)
+    return CheckedTable(
+        frame=frame.filter(missing) if with_nulls else frame,
+        rows_dropped=read_rows - kept_rows,
+        null_counts=result.null_counts,
+        class_counts=counts,
+    )
+
+
+def _sort_key(name: object) -> tuple[bool, object]:
+    # class_counts' order (polars sorts nulls first); one label column has one type.
+    return (name is not None, name)
+
+
+def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> ValidationFailed:
+    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    return ValidationFailed(
+        f"null values in {listed}; fix the data or set validation.null_policy: drop "
+        f"(details in {result.data_docs_index.name} of the validation report)"
+    )
+
+
+def _nothing_left(rows: int, with_nulls: dict[str, int]) -> DataError:
+    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    return DataError(
+        f"every one of the {rows} rows has a null in a used column ({listed}), "
+        "so validation.null_policy: drop leaves nothing; fix the data or leave the "
+        "emptiest columns out of `features`"
+    )
+
+
+def _infinite_values(name: str, count: int) -> DataError:
+    return DataError(
+        f"feature column '{name}' holds {count} infinite values; samplers need "
+        "finite numbers: fix or drop those rows, or leave the column out of `features`"
+    )
+
+
+def _missing(schema: pl.Schema, name: str) -> pl.Expr:
+    if schema[name].is_float():
         return pl.col(name).is_null() | pl.col(name).is_nan()
     return pl.col(name).is_null()
 
 
-def _check_finite(frame: pl.DataFrame, columns: Columns) -> None:
-    for name in columns.features:
-        if frame.schema[name].is_float():
-            infinite = frame[name].is_infinite().sum()
-            if infinite:
-                msg = (
-                    f"feature column '{name}' holds {infinite} infinite values; samplers need "
-                    "finite numbers: fix or drop those rows, or leave the column out of `features`"
-                )
-                raise DataError(msg)
+def _infinite_counts(frame: pl.DataFrame, columns: Columns) -> dict[str, int]:
+    """Infinite values per float feature column, for the columns that hold any."""
+    floats = [name for name in columns.features if frame.schema[name].is_float()]
+    if not floats:
+        return {}
+    found = frame.select(pl.col(name).is_infinite().sum() for name in floats).row(0)
+    return {name: int(count) for name, count in zip(floats, found, strict=True) if count}
