@@ -8,17 +8,21 @@ in the same order), and replace only those parts with array operations on catego
 Their output is identical to imblearn's for the same `random_state` (tests compare them);
 where exactness cannot be shown cheaply (a custom `categorical_encoder`, sparse input, or
 category weights so small that imblearn's `np.isclose` merges unequal vote counts), they
-run imblearn's own code.
+run imblearn's own code. SMOTENC's nearest-neighbour search runs densely with BLAS, and
+sklearn's own sparse search only for the rows whose neighbour order the dense distances
+cannot certify (ties, near-ties, duplicate rows): see `_class_neighbours`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from scipy import sparse
 from scipy.spatial import distance_matrix
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils import _safe_indexing, check_array, check_random_state
 from sklearn.utils.sparsefuncs_fast import csr_mean_variance_axis0
@@ -33,6 +37,11 @@ _VOTE_CELLS = 1 << 24
 _SMOTE_BLOCK_ROWS = 1 << 16
 # Cells of the SMOTEN distance matrix computed at once (8 bytes each: 64 MiB).
 _DISTANCE_CELLS = 1 << 23
+# Cells of SMOTENC's dense squared distances computed at once (8 bytes each: 32 MiB).
+_NEIGHBOUR_CELLS = 1 << 22
+# Factor on the rounding-error bound of squared distances (`_class_neighbours`): it covers
+# the bound's second-order terms many times over.
+_ERROR_SAFETY = 4.0
 
 
 def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
@@ -146,8 +155,8 @@ class VectorisedSMOTENC(SMOTENC):
             X_class_categorical = X_class[:, n_continuous:]
             X_class_categorical.data[:] = median_std / np.sqrt(2)
             X_class[:, n_continuous:] = X_class_categorical
-            self.nn_k_.fit(X_class)
-            nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
+            nns, _ = _class_neighbours(self.nn_k_, X_class)
+            nns = nns[:, 1:]
 
             rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
 
@@ -198,6 +207,137 @@ class VectorisedSMOTENC(SMOTENC):
         # within rounding (k additions), far inside rtol.
         margin = weight * (1 - 1e-9) - _ISCLOSE_RTOL * (k * weight * (1 + 1e-9))
         return margin > 2 * _ISCLOSE_ATOL
+
+
+def _class_neighbours(nn, X_class) -> tuple[np.ndarray, np.ndarray]:
+    """`nn.fit(X_class)`, then `nn.kneighbors(X_class, return_distance=False)`'s indices.
+
+    sklearn searches a sparse matrix by brute force, slowly (145 s for 30,000 rows at 1M).
+    When `nn` is a NearestNeighbors that sklearn runs as brute-force squared euclidean, the
+    squared distances are computed here on the dense matrix with BLAS, and a row keeps that
+    answer only where the rounding errors of both computations provably cannot change the
+    order of its neighbours (see `_certified`); sklearn's own search runs on the other
+    rows. `nn` is left fitted on `X_class`, as imblearn leaves it.
+
+    Returns:
+        The indices, and the rows that sklearn's own search answered (all rows when the
+        dense search does not apply).
+    """
+    nn.fit(X_class)
+    n_rows = X_class.shape[0]
+    if not _dense_search_applies(nn, X_class):
+        return nn.kneighbors(X_class, return_distance=False), np.arange(n_rows)
+    n_neighbors = nn.n_neighbors
+    dense = X_class.toarray()  # the same float64 values
+    norms = np.einsum("ij,ij->i", dense, dense)
+    if not (np.all(np.isfinite(norms)) and norms.max() < np.finfo(np.float64).max / 8):
+        return nn.kneighbors(X_class, return_distance=False), np.arange(n_rows)
+    # One candidate beyond the k + 1 that sklearn returns certifies the set's boundary.
+    n_candidates = min(n_neighbors + 1, n_rows)
+    neighbours = np.empty((n_rows, n_neighbors), dtype=np.intp)
+    certified = np.empty(n_rows, dtype=bool)
+    block = max(1, _NEIGHBOUR_CELLS // n_rows)
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        # ||y||² - 2 x·y: the squared distance less ||x||², which is constant along a row.
+        partial = (-2.0 * dense[start:stop]) @ dense.T
+        partial += norms
+        if n_candidates < n_rows:
+            candidates = np.argpartition(partial, n_candidates - 1, axis=1)[:, :n_candidates]
+        else:
+            candidates = np.broadcast_to(np.arange(n_rows), partial.shape)
+        values = np.take_along_axis(partial, candidates, axis=1)
+        order = np.argsort(values, axis=1, kind="stable")
+        candidates = np.take_along_axis(candidates, order, axis=1)
+        values = np.take_along_axis(values, order, axis=1)
+        neighbours[start:stop] = candidates[:, :n_neighbors]
+        certified[start:stop] = _certified(values, norms[start:stop], dense.shape[1])
+    fallback = np.flatnonzero(~certified)
+    if fallback.size:
+        neighbours[fallback] = _sklearn_rows(nn, X_class, fallback)
+    return neighbours, fallback
+
+
+def _dense_search_applies(nn, X_class) -> bool:
+    """Whether sklearn's answer is brute-force squared euclidean on these CSR rows, a row
+    at a time (so that `_sklearn_rows` can ask it for some rows only)."""
+    if not (
+        type(nn) is NearestNeighbors
+        and sparse.issparse(X_class)
+        and X_class.format == "csr"
+        and X_class.dtype == np.float64
+        # Stored duplicates would enter sklearn's row norms as separate squares.
+        and X_class.has_canonical_format
+        and isinstance(nn.n_neighbors, numbers.Integral)
+        # Otherwise kneighbors raises its own error.
+        and 1 <= nn.n_neighbors <= X_class.shape[0]
+        and getattr(nn, "_fit_method", None) == "brute"
+        and isinstance(nn.effective_metric_, str)
+        and nn.effective_metric_ == "euclidean"
+    ):
+        return False
+    try:
+        from sklearn.metrics._pairwise_distances_reduction import ArgKmin
+    except ImportError:
+        return False
+    # sklearn 1.9 keeps sparse-sparse euclidean off its Cython ArgKmin (whose heaps merge
+    # per-thread chunks, so ties could depend on how many rows are asked for) and
+    # reduces `pairwise_distances_chunked` rows with argpartition + argsort instead.
+    return not ArgKmin.is_usable_for(X_class, nn._fit_X, nn.effective_metric_)
+
+
+def _certified(values: np.ndarray, norms: np.ndarray, n_features: int) -> np.ndarray:
+    """Rows whose neighbours in sklearn's order are those of `values`' sorted columns.
+
+    `values[i]` holds this module's ||y||² - 2 x·y for query row x = i and its candidate
+    rows y, sorted; `norms[i]` is x's computed ||x||². Write a = ||x||², b = ||y||²,
+    p = x·y and d = a - 2p + b, exactly, for the stored float64 values; u = 2^-53.
+
+    Error of each computed value. Any summation order of m products (BLAS blocking or
+    FMA, sklearn's sparse loop over at most m stored entries) gives |p̂ - p| ≤ γ_m Σ|x_j y_j|
+    ≤ γ_m (a + b) / 2 with γ_m = m u / (1 - m u), and |â - a| ≤ γ_m a, |b̂ - b| ≤ γ_m b.
+    sklearn adds -2p̂ (exact), â and b̂ with two roundings of relative error u, on sums
+    of sizes at most (1 + γ_m)(2a + b) and (1 + γ_m)(1 + u)(2a + 2b); its max(·, 0) keeps
+    the error, as d ≥ 0. So its error is at most 2γ_m (a + b) + 4u (a + b) ≈ K (a + b)
+    with K = (2m + 5) u. Ours, ||y||² - 2 x·y compared with d - a, has one rounding
+    fewer. As ||y|| ≤ ||x|| + ||x - y||, b ≤ 2a + 2d: each error is at most
+    δ(d) = K (3a + 2d), which grows with d at a rate 2K ≪ 1. Subnormal results add at
+    most 2^-1075 per operation, under (4m + 8) 2^-1074 per value in all.
+
+    Certificate. Let c_1 ≤ ... ≤ c_n be the sorted values (candidates j_1, ..., j_n) and
+    D = c_n + â, which bounds the candidates' true d up to second-order terms. If every
+    gap c_{t+1} - c_t exceeds 4δ(D), true distances of consecutive candidates differ by
+    more than 2δ(D) and sklearn's by more than 0: its order of the candidates is strict
+    and equals ours. A row y outside the candidates has our value at least c_n, so its
+    true d_y ≥ D - δ(d_y) and sklearn's distance to it is at least d_y - δ(d_y); both
+    bounds grow with d_y, so sklearn's is at least D - 2δ(D), while its distance to
+    j_{n-1} is at most c_{n-1} + â + 2δ(D) < D - 2δ(D): sklearn's first n - 1 are ours.
+    The safety factor on δ covers the second-order terms (in K², and the error of D)
+    many times over. Exact duplicates (gap 0) and near-ties fail.
+    """
+    u = np.finfo(np.float64).eps / 2
+    k_error = (2 * n_features + 5) * u
+    tiny = (4 * n_features + 8) * np.finfo(np.float64).smallest_subnormal
+    largest = np.maximum(values[:, -1] + norms, 0.0)
+    delta = _ERROR_SAFETY * (k_error * (3 * norms + 2 * largest) + tiny)
+    gaps = np.diff(values, axis=1)
+    # NaN gaps or bounds compare False: not certified.
+    return np.all(gaps > 4 * delta[:, None], axis=1)
+
+
+def _sklearn_rows(nn, X_class, rows: np.ndarray) -> np.ndarray:
+    """Rows `rows` of `nn.kneighbors(X_class, return_distance=False)`, asking for them only.
+
+    sklearn computes each query row's squared distances from that row alone (scipy's
+    sparse product sums a row's products in its own storage order; the row norms are
+    per row) and reduces each row on its own, so a subset's answer is the full answer's
+    rows. The exception: when kneighbors' query is the very matrix it was fitted on,
+    `pairwise_distances_chunked` sets each row's distance to itself to 0; `fit` copies
+    the matrix (sklearn 1.9), but where it does not, the full query runs.
+    """
+    if getattr(nn, "_fit_X", None) is X_class:
+        return nn.kneighbors(X_class, return_distance=False)[rows]
+    return nn.kneighbors(X_class[rows], return_distance=False)
 
 
 def _most_voted(votes: np.ndarray, n_values: int, rng: np.random.RandomState) -> np.ndarray:
