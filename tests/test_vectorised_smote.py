@@ -128,8 +128,14 @@ def test_smotenc_is_identical_for_zero_tiny_and_huge_spreads(scale):
         ("offset", {}),
     ],
 )
-def test_smotenc_is_identical_on_ties_duplicates_and_huge_norms(kind, params):
+@pytest.mark.parametrize("min_group_rows", [1, 1000])  # search by one-hot group, or not
+def test_smotenc_is_identical_on_ties_duplicates_and_huge_norms(
+    kind, params, min_group_rows, monkeypatch
+):
     # Equidistant neighbours are where a dense search would order rows unlike sklearn's.
+    import tasks.vectorised_smote as vectorised
+
+    monkeypatch.setattr(vectorised, "_MIN_GROUP_ROWS", min_group_rows)
     X, y = _tied(kind=kind, seed=len(kind))
     kwargs = {"categorical_features": [3, 4, 5], "random_state": 6, **params}
 
@@ -150,8 +156,8 @@ def test_smotenc_with_a_neighbours_estimator_matches(estimator, dense_rows, monk
 
     answered_by_sklearn = []
 
-    def spy(nn, X_class):
-        neighbours, fallback = _class_neighbours(nn, X_class)
+    def spy(nn, X_class, **kwargs):
+        neighbours, fallback = _class_neighbours(nn, X_class, **kwargs)
         answered_by_sklearn.append(fallback.size / X_class.shape[0])
         return neighbours, fallback
 
@@ -177,13 +183,18 @@ def _sparse_class(kind, seed):
     else:  # offset: squared norms of 3e12, rounding errors near the gaps between distances
         numeric = 1e6 + rng.normal(size=(n, 3)) * 0.1
     numeric[rng.choice(n, 40, replace=False)] = numeric[rng.choice(n, 40, replace=False)]
-    one_hot = np.eye(3)[rng.integers(0, 3, size=n)] * 0.7
+    # Weight √½: one category apart is a squared distance of 1 (rounded), as is one unit
+    # apart in one integer column.
+    one_hot = np.eye(3)[rng.integers(0, 3, size=n)] * np.sqrt(0.5)
     return sparse.csr_matrix(np.hstack([numeric, one_hot]))
 
 
 @pytest.mark.parametrize("kind", ["normal", "integers", "offset"])
-@pytest.mark.parametrize("cells", [1 << 22, 1000])
-def test_class_neighbours_equal_sklearns_kneighbors(kind, cells, monkeypatch):
+@pytest.mark.parametrize(
+    ("cells", "n_continuous"),
+    [(1 << 22, None), (1 << 22, 3), (1000, None), (1000, 3)],  # 3: by one-hot group
+)
+def test_class_neighbours_equal_sklearns_kneighbors(kind, cells, n_continuous, monkeypatch):
     import tasks.vectorised_smote as vectorised
 
     monkeypatch.setattr(vectorised, "_NEIGHBOUR_CELLS", cells)
@@ -193,7 +204,7 @@ def test_class_neighbours_equal_sklearns_kneighbors(kind, cells, monkeypatch):
     )
     nn = NearestNeighbors(n_neighbors=6)
 
-    got, fallback = _class_neighbours(nn, X_class)
+    got, fallback = _class_neighbours(nn, X_class, n_continuous=n_continuous)
 
     assert np.array_equal(got, expected)
     # Both paths ran: the 40 repeated rows and their neighbours need sklearn's tie order;
@@ -338,6 +349,7 @@ def test_outputs_stay_identical_when_work_is_split_in_blocks(monkeypatch):
     monkeypatch.setattr(vectorised, "_VOTE_CELLS", 64)
     monkeypatch.setattr(vectorised, "_DISTANCE_CELLS", 500)
     monkeypatch.setattr(vectorised, "_NEIGHBOUR_CELLS", 500)
+    monkeypatch.setattr(vectorised, "_MIN_GROUP_ROWS", 1)
     X, y = _mixed(seed=12)
 
     _assert_same(
