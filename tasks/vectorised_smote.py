@@ -44,7 +44,7 @@ _NEIGHBOUR_CELLS = 1 << 22
 # group: below, its Python loop over pairs of groups costs more than it saves (3,058 rows
 # in 96 groups: 1.05 s by group, 0.16 s brute force; 8,963 rows: 1.0 s and 1.3 s).
 _MIN_GROUP_ROWS = 64
-# Factor on the rounding-error bound of squared distances (`_class_neighbours`): it covers
+# Factor on the rounding-error bound of squared distances (`_certified`): it covers
 # the bound's second-order terms many times over.
 _ERROR_SAFETY = 4.0
 
