@@ -1,15 +1,17 @@
 """SMOTENC: our vectorised subclass against imbalanced-learn's, same data, same seed.
 
     python benchmarks/smotenc.py [--sizes 100000] [--rounds 3] [--rounds-large 1]
-    BENCH_FULL=1 python benchmarks/smotenc.py       # adds 1,000,000 rows (~10 min here)
+    BENCH_FULL=1 python benchmarks/smotenc.py       # adds 1,000,000 rows (~4 min here)
 
 Data per size: 5 numeric columns and 3 categorical ones (4 strings, 12 strings, a bool),
 3% minority, fixed seed, as the object matrix `rebalance` hands to imblearn. Each round
 runs imblearn's SMOTENC and ours alternately in this process and checks that X and y are
-identical (np.array_equal). Sizes from 1,000,000 rows run `--rounds-large` rounds: one
-imblearn run takes 4-8 minutes there, and both spend most of it in the same sparse
-brute-force neighbour search, so `make bench` runs them only with BENCH_FULL=1.
-Target (issue 6): ours ≥ 10× faster at 100k and 1M rows.
+identical (np.array_equal); it also reports the share of ours' time spent in its
+nearest-neighbour search and how many rows that search left to sklearn's own (the rows
+whose neighbour order it could not certify). Sizes from 1,000,000 rows run
+`--rounds-large` rounds: one imblearn run takes 2-8 minutes there (most of it in
+sklearn's sparse brute-force neighbour search), so `make bench` runs them only with
+BENCH_FULL=1. Target (issue 6): ours ≥ 10× faster at 100k and 1M rows.
 """
 
 from __future__ import annotations
@@ -51,10 +53,35 @@ def _timed(sampler, X, y):
     return time.perf_counter() - start, result
 
 
+class _NeighbourSearch:
+    """While entered, wraps ours' neighbour search: its seconds, rows, and the rows that
+    sklearn's own search answered."""
+
+    def __init__(self, module):
+        self.module, self.search = module, module._class_neighbours
+        self.seconds, self.rows, self.fallback = 0.0, 0, 0
+
+    def __enter__(self):
+        self.module._class_neighbours = self
+        return self
+
+    def __exit__(self, *exc_info):
+        self.module._class_neighbours = self.search
+
+    def __call__(self, nn, X_class, **kwargs):
+        start = time.perf_counter()
+        neighbours, fallback = self.search(nn, X_class, **kwargs)
+        self.seconds += time.perf_counter() - start
+        self.rows += X_class.shape[0]
+        self.fallback += fallback.size
+        return neighbours, fallback
+
+
 def main() -> None:
     import numpy as np
     from imblearn.over_sampling import SMOTENC
 
+    import tasks.vectorised_smote as vectorised
     from tasks.vectorised_smote import VectorisedSMOTENC
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,10 +102,12 @@ def main() -> None:
         X, y = make_data(rows)
         rounds = args.rounds_large if rows >= LARGE else args.rounds
         theirs, ours, identical = [], [], True
+        search = _NeighbourSearch(vectorised)
         for _ in range(rounds):
             seconds, (expected_X, expected_y) = _timed(SMOTENC(**kwargs), X, y)
             theirs.append(seconds)
-            seconds, (got_X, got_y) = _timed(VectorisedSMOTENC(**kwargs), X, y)
+            with search:
+                seconds, (got_X, got_y) = _timed(VectorisedSMOTENC(**kwargs), X, y)
             ours.append(seconds)
             identical &= np.array_equal(got_X, expected_X) and np.array_equal(got_y, expected_y)
             del expected_X, expected_y, got_X, got_y
@@ -89,6 +118,11 @@ def main() -> None:
         )
         print(f"  imblearn SMOTENC: {spread(theirs)}")
         print(f"  ours:             {spread(ours)}")
+        print(
+            f"  ours' neighbour search: {search.seconds / rounds:.2f} s a round, "
+            f"{search.seconds / sum(ours):.0%} of ours; rows left to sklearn's search: "
+            f"{search.fallback // rounds:,} of {search.rows // rounds:,}"
+        )
         print(
             f"  RATIO smotenc {rows:,} rows imblearn/ours: {ratio:.1f}× (target ≥ {TARGET:.0f}×) "
             f"{'MET' if ratio >= TARGET else 'MISSED'}; identical output: {identical}"

@@ -8,21 +8,26 @@ in the same order), and replace only those parts with array operations on catego
 Their output is identical to imblearn's for the same `random_state` (tests compare them);
 where exactness cannot be shown cheaply (a custom `categorical_encoder`, sparse input, or
 category weights so small that imblearn's `np.isclose` merges unequal vote counts), they
-run imblearn's own code.
+run imblearn's own code. SMOTENC's nearest-neighbour search runs densely with BLAS, and
+sklearn's own sparse search only for the rows whose neighbour order the dense distances
+cannot certify (ties, near-ties, duplicate rows): see `_class_neighbours`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from scipy import sparse
 from scipy.spatial import distance_matrix
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils import _safe_indexing, check_array, check_random_state
 from sklearn.utils.sparsefuncs_fast import csr_mean_variance_axis0
 from sklearn.utils.validation import _num_features
+from threadpoolctl import threadpool_limits
 
 # np.isclose's defaults, which imblearn uses to find the most voted categories.
 _ISCLOSE_RTOL = 1e-5
@@ -33,6 +38,15 @@ _VOTE_CELLS = 1 << 24
 _SMOTE_BLOCK_ROWS = 1 << 16
 # Cells of the SMOTEN distance matrix computed at once (8 bytes each: 64 MiB).
 _DISTANCE_CELLS = 1 << 23
+# Cells of SMOTENC's squared distances computed at once (8 bytes each: 32 MiB).
+_NEIGHBOUR_CELLS = 1 << 22
+# Fewest rows per one-hot group, on average, for SMOTENC's neighbour search to search by
+# group: below, its Python loop over pairs of groups costs more than it saves (3,058 rows
+# in 96 groups: 1.05 s by group, 0.16 s brute force; 8,963 rows: 1.0 s and 1.3 s).
+_MIN_GROUP_ROWS = 64
+# Factor on the rounding-error bound of squared distances (`_certified`): it covers
+# the bound's second-order terms many times over.
+_ERROR_SAFETY = 4.0
 
 
 def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
@@ -146,8 +160,8 @@ class VectorisedSMOTENC(SMOTENC):
             X_class_categorical = X_class[:, n_continuous:]
             X_class_categorical.data[:] = median_std / np.sqrt(2)
             X_class[:, n_continuous:] = X_class_categorical
-            self.nn_k_.fit(X_class)
-            nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
+            nns, _ = _class_neighbours(self.nn_k_, X_class, n_continuous=n_continuous)
+            nns = nns[:, 1:]
 
             rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
 
@@ -198,6 +212,213 @@ class VectorisedSMOTENC(SMOTENC):
         # within rounding (k additions), far inside rtol.
         margin = weight * (1 - 1e-9) - _ISCLOSE_RTOL * (k * weight * (1 + 1e-9))
         return margin > 2 * _ISCLOSE_ATOL
+
+
+def _class_neighbours(
+    nn, X_class, *, n_continuous: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`nn.fit(X_class)`, then `nn.kneighbors(X_class, return_distance=False)`'s indices.
+
+    sklearn searches a sparse matrix by brute force, slowly (most of SMOTENC's time at 1M
+    rows). When `nn` is a NearestNeighbors that sklearn runs as brute-force squared
+    euclidean, the nearest rows are found here on the dense matrix with BLAS
+    (`_nearest_candidates`, which skips rows whose one-hot columns alone put them too far),
+    and a row keeps that answer only where the rounding errors of both computations
+    provably cannot change the order of its neighbours (`_certified`); sklearn's own
+    search answers the other rows. `nn` is left fitted on `X_class`, as imblearn leaves it.
+
+    Args:
+        nn: imblearn's `nn_k_`.
+        X_class: one class's rows, CSR.
+        n_continuous: the leading columns that are not one-hot (all when None).
+
+    Returns:
+        The indices, and the rows that sklearn's own search answered (all rows when the
+        dense search does not apply).
+    """
+    nn.fit(X_class)
+    n_rows = X_class.shape[0]
+    if not _dense_search_applies(nn, X_class):
+        return nn.kneighbors(X_class, return_distance=False), np.arange(n_rows)
+    dense = X_class.toarray()  # the same float64 values
+    norms = np.einsum("ij,ij->i", dense, dense)
+    if not (np.all(np.isfinite(norms)) and norms.max() < np.finfo(np.float64).max / 8):
+        return nn.kneighbors(X_class, return_distance=False), np.arange(n_rows)
+    # One candidate beyond the k + 1 that sklearn returns certifies the set's boundary.
+    n_neighbors = nn.n_neighbors
+    n_candidates = min(n_neighbors + 1, n_rows)
+    if n_continuous is None:
+        n_continuous = dense.shape[1]
+    # Many small products: BLAS threads cost more to wake than they save (5× slower on two
+    # busy cores). The limit is process-wide while it lasts.
+    with threadpool_limits(limits=1, user_api="blas"):
+        candidates, distances = _nearest_candidates(dense, n_candidates, n_continuous=n_continuous)
+    neighbours = candidates[:, :n_neighbors]
+    fallback = np.flatnonzero(~_certified(distances, norms, dense.shape[1]))
+    if fallback.size:
+        neighbours[fallback] = _sklearn_rows(nn, X_class, fallback)
+    return neighbours, fallback
+
+
+def _nearest_candidates(dense: np.ndarray, n_candidates: int, *, n_continuous: int):
+    """Each row's `n_candidates` nearest rows (itself included) and squared distances.
+
+    Rows are grouped by their one-hot columns. Between two groups those columns add the
+    same `penalty` to every squared distance, so a query row's squared distances to a
+    group are its continuous columns' ones (one BLAS product) plus that penalty; groups
+    are visited by increasing penalty, and a group whose penalty exceeds a row's current
+    last candidate is skipped for that row (for SMOTENC's matrix, most of them). Without
+    one-hot columns, or when their groups are smaller than `_MIN_GROUP_ROWS` on average,
+    all rows form one group: blocked brute force.
+
+    Returns:
+        Indices and squared distances, both n_rows × n_candidates, sorted by distance.
+    """
+    n_rows, n_features = dense.shape
+    group = np.zeros(n_rows, dtype=np.intp)
+    if n_continuous < n_features:
+        _, inverse = np.unique(dense[:, n_continuous:], axis=0, return_inverse=True)
+        if (inverse.max() + 1) * _MIN_GROUP_ROWS <= n_rows:
+            group = inverse.ravel()
+    if group.max() == 0:
+        n_continuous = n_features
+    continuous = np.ascontiguousarray(dense[:, :n_continuous])
+    continuous_norms = np.einsum("ij,ij->i", continuous, continuous)
+    order = np.argsort(group, kind="stable")
+    members = np.split(order, np.cumsum(np.bincount(group))[:-1])
+    patterns = dense[[rows[0] for rows in members], n_continuous:]
+    # The penalties are the one-hot part of every squared distance between two groups to
+    # within their rounding (relative γ_{t+3}, `_certified`); shrunk by more than that,
+    # they are lower bounds on those distances.
+    shrink = 1 - _ERROR_SAFETY * (2 * n_features + 10) * np.finfo(np.float64).eps
+    block_rows = max(1, _NEIGHBOUR_CELLS // max(rows.size for rows in members))
+    candidates = np.empty((n_rows, n_candidates), dtype=np.intp)
+    distances = np.empty((n_rows, n_candidates), dtype=np.float64)
+    for pattern, rows_of_group in zip(patterns, members, strict=True):
+        penalties = np.einsum("ij,ij->i", patterns - pattern, patterns - pattern)
+        nearest_groups = np.argsort(penalties, kind="stable")
+        for start in range(0, rows_of_group.size, block_rows):
+            rows = rows_of_group[start : start + block_rows]
+            best = np.full((rows.size, n_candidates), np.inf)
+            best_rows = np.zeros((rows.size, n_candidates), dtype=np.intp)
+            for other in nearest_groups:
+                penalty = penalties[other]
+                active = np.flatnonzero(penalty * shrink < best[:, -1])
+                if active.size == 0:
+                    break  # the later groups are farther still
+                columns = members[other]
+                block = (-2.0 * continuous[rows[active]]) @ continuous[columns].T
+                block += continuous_norms[columns]
+                block += (continuous_norms[rows[active]] + penalty)[:, None]
+                _merge_candidates(best, best_rows, active, block, columns)
+            distances[rows] = best
+            candidates[rows] = best_rows
+    return candidates, distances
+
+
+def _merge_candidates(best, best_rows, active, block, columns) -> None:
+    """Keep in rows `active` of `best` (sorted) the smallest of theirs and `block`'s."""
+    n_candidates = best.shape[1]
+    improves = block.min(axis=1) < best[active, -1]
+    if not improves.any():
+        return
+    active, block = active[improves], block[improves]
+    if block.shape[1] > n_candidates:
+        part = np.argpartition(block, n_candidates - 1, axis=1)[:, :n_candidates]
+        block, block_rows = np.take_along_axis(block, part, axis=1), columns[part]
+    else:
+        block_rows = np.broadcast_to(columns, block.shape)
+    merged = np.hstack([best[active], block])
+    merged_rows = np.hstack([best_rows[active], block_rows])
+    keep = np.argsort(merged, axis=1, kind="stable")[:, :n_candidates]
+    best[active] = np.take_along_axis(merged, keep, axis=1)
+    best_rows[active] = np.take_along_axis(merged_rows, keep, axis=1)
+
+
+def _dense_search_applies(nn, X_class) -> bool:
+    """Whether sklearn's answer is brute-force squared euclidean on these CSR rows, a row
+    at a time (so that `_sklearn_rows` can ask it for some rows only)."""
+    if not (
+        type(nn) is NearestNeighbors
+        and sparse.issparse(X_class)
+        and X_class.format == "csr"
+        and X_class.dtype == np.float64
+        # Stored duplicates would enter sklearn's row norms as separate squares.
+        and X_class.has_canonical_format
+        and isinstance(nn.n_neighbors, numbers.Integral)
+        # Otherwise kneighbors raises its own error.
+        and 1 <= nn.n_neighbors <= X_class.shape[0]
+        and getattr(nn, "_fit_method", None) == "brute"
+        and isinstance(nn.effective_metric_, str)
+        and nn.effective_metric_ == "euclidean"
+    ):
+        return False
+    try:
+        from sklearn.metrics._pairwise_distances_reduction import ArgKmin
+    except ImportError:
+        return False
+    # sklearn 1.9 keeps sparse-sparse euclidean off its Cython ArgKmin (whose heaps merge
+    # per-thread chunks, so ties could depend on how many rows are asked for) and
+    # reduces `pairwise_distances_chunked` rows with argpartition + argsort instead.
+    return not ArgKmin.is_usable_for(X_class, nn._fit_X, nn.effective_metric_)
+
+
+def _certified(distances: np.ndarray, norms: np.ndarray, n_features: int) -> np.ndarray:
+    """Rows whose neighbours in sklearn's order are those of `distances`' columns.
+
+    `distances[i]` holds `_nearest_candidates`' squared distances from query row x = i to
+    its candidate rows y, sorted; `norms[i]` is x's computed ||x||². Write a = ||x||²,
+    b = ||y||², p = x·y and d = a - 2p + b, exactly, for the stored float64 values, and
+    u = 2^-53, m = n_features; a_c, b_c, p_c are the same over the continuous columns.
+
+    Error of each computed distance. A sum of s products in any order (BLAS blocking or
+    FMA; sklearn's sparse loop over at most m stored entries) is within γ_s Σ|x_j y_j| ≤
+    γ_s (a + b) / 2 of p, with γ_s = s u / (1 - s u), and a computed ||x||² within γ_s a.
+    sklearn adds -2p̂ (exact), â and b̂ with two roundings, relative u, on sums of at
+    most (2a + b) and (2a + 2b) to first order; max(·, 0) keeps the error, as d ≥ 0: at
+    most 2γ_m (a + b) + 4u (a + b). Ours adds -2p̂_c + b̂_c (BLAS over the s continuous
+    columns) and â_c + ĥ, where ĥ, the one-hot columns' squared differences, is within
+    γ_{t+3} h ≤ 2γ_{t+3} (a + b) of h for their t = m - s columns; three roundings on at
+    most 4 (a + b) in all: 2γ_s (a + b) + 2γ_{t+3} (a + b) + 4u (a + b). Both are at most
+    K (a + b) with K = (2m + 10) u, to first order. As ||y|| ≤ ||x|| + ||x - y||,
+    b ≤ 2a + 2d: each error is at most δ(d) = K (3a + 2d), which grows with d at a rate
+    2K ≪ 1. Subnormal results add at most 2^-1075 per operation, under (4m + 8) 2^-1074
+    per distance in all.
+
+    Certificate. Let c_1 ≤ ... ≤ c_n be our sorted distances (candidates j_1, ..., j_n)
+    and D = c_n. If every gap c_{t+1} - c_t exceeds 4δ(D), true distances of consecutive
+    candidates differ by more than 2δ(D) and sklearn's by more than 0: its order of the
+    candidates is strict and equals ours. A row y outside the candidates either has our
+    distance at least c_n, so d_y ≥ D - δ(d_y), or was skipped because its one-hot part
+    alone is at least D (`_nearest_candidates`); sklearn's distance to it is at least
+    d_y - δ(d_y), and these bounds grow with d_y, so it is at least D - 2δ(D), while its
+    distance to j_{n-1} is at most c_{n-1} + 2δ(D) < D - 2δ(D): sklearn's first n - 1
+    are ours. The safety factor on δ covers the second-order terms (in K²) many times
+    over. Exact duplicates (gap 0) and near-ties fail.
+    """
+    u = np.finfo(np.float64).eps / 2
+    k_error = (2 * n_features + 10) * u
+    tiny = (4 * n_features + 8) * np.finfo(np.float64).smallest_subnormal
+    largest = np.maximum(distances[:, -1], 0.0)
+    delta = _ERROR_SAFETY * (k_error * (3 * norms + 2 * largest) + tiny)
+    gaps = np.diff(distances, axis=1)
+    # NaN gaps or bounds compare False: not certified.
+    return np.all(gaps > 4 * delta[:, None], axis=1)
+
+
+def _sklearn_rows(nn, X_class, rows: np.ndarray) -> np.ndarray:
+    """Rows `rows` of `nn.kneighbors(X_class, return_distance=False)`, asking for them only.
+
+    sklearn computes each query row's squared distances from that row alone (scipy's
+    sparse product sums a row's products in its own storage order; the row norms are
+    per row) and reduces each row on its own, so a subset's answer is the full answer's
+    rows. The exception: when kneighbors' query is the very matrix it was fitted on,
+    `pairwise_distances_chunked` sets each row's distance to itself to 0; `fit` copies
+    the matrix (sklearn 1.9), but where it does not, the full query runs.
+    """
+    if getattr(nn, "_fit_X", None) is X_class:
+        return nn.kneighbors(X_class, return_distance=False)[rows]
+    return nn.kneighbors(X_class[rows], return_distance=False)
 
 
 def _most_voted(votes: np.ndarray, n_values: int, rng: np.random.RandomState) -> np.ndarray:

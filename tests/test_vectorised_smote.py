@@ -4,11 +4,18 @@ import numpy as np
 import polars as pl
 import pytest
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
+from scipy import sparse
+from sklearn.neighbors import NearestNeighbors
 
 from tasks.ingest import Columns
 from tasks.samplers import build_sampler, check_sampler_config, sampler_name
 from tasks.tabular import rebalance_table
-from tasks.vectorised_smote import VectorisedSMOTE, VectorisedSMOTEN, VectorisedSMOTENC
+from tasks.vectorised_smote import (
+    VectorisedSMOTE,
+    VectorisedSMOTEN,
+    VectorisedSMOTENC,
+    _class_neighbours,
+)
 
 
 def _mixed(n=400, *, seed=0, classes=(0.8, 0.15, 0.05), scale=1.0, levels=(3, 7, 2)):
@@ -22,6 +29,29 @@ def _mixed(n=400, *, seed=0, classes=(0.8, 0.15, 0.05), scale=1.0, levels=(3, 7,
     X[:, 4] = rng.choice(np.array([f"t{i}" for i in range(levels[1])], dtype=object), n)
     X[:, 5] = rng.random(n) < 0.4 if levels[2] == 2 else True
     y = rng.choice(np.array(["a", "b", "c"][: len(classes)]), size=n, p=classes)
+    return X, y
+
+
+def _tied(n=400, *, seed=0, kind="integers"):
+    """`_mixed`'s layout with exact ties: equidistant neighbours, duplicates, huge norms.
+
+    integers: small integer-valued numeric columns and few categories; duplicates: a third
+    of the rows repeated, some of them under another class; offset: numeric columns at
+    1e6 plus noise of 1e-3 (squared norms of 1e12, where rounding swamps the distances)
+    and a fifth of the rows repeated.
+    """
+    rng = np.random.default_rng(seed)
+    X, y = _mixed(n, seed=seed, classes=(0.7, 0.3), levels=(2, 3, 2))
+    if kind == "integers":
+        X[:, :3] = rng.integers(0, 3, size=(n, 3)).astype(float)
+    elif kind == "offset":
+        X[:, :3] = 1e6 + rng.normal(size=(n, 3)) * 1e-3
+    repeated = rng.choice(n, size=n // 3 if kind == "duplicates" else n // 5, replace=False)
+    half = repeated.size // 2
+    X[repeated[:half]] = X[repeated[half : 2 * half]]
+    if kind == "duplicates":
+        # Rows that repeat a row of the other class, and repeat each other within it.
+        y[repeated[:10]] = np.where(y[repeated[:10]] == "a", "b", "a")
     return X, y
 
 
@@ -86,6 +116,149 @@ def test_smotenc_is_identical_for_zero_tiny_and_huge_spreads(scale):
     kwargs = {"categorical_features": [3, 4, 5], "random_state": 0}
 
     _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("integers", {}),
+        ("integers", {"k_neighbors": 2}),
+        ("duplicates", {}),
+        ("duplicates", {"k_neighbors": 8}),
+        ("offset", {}),
+    ],
+)
+@pytest.mark.parametrize("min_group_rows", [1, 1000])  # search by one-hot group, or not
+def test_smotenc_is_identical_on_ties_duplicates_and_huge_norms(
+    kind, params, min_group_rows, monkeypatch
+):
+    # Equidistant neighbours are where a dense search would order rows unlike sklearn's.
+    import tasks.vectorised_smote as vectorised
+
+    monkeypatch.setattr(vectorised, "_MIN_GROUP_ROWS", min_group_rows)
+    X, y = _tied(kind=kind, seed=len(kind))
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": 6, **params}
+
+    _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "dense_rows"),
+    [
+        (NearestNeighbors(n_neighbors=4, metric="manhattan"), False),
+        (NearestNeighbors(n_neighbors=4, metric="l2"), False),  # sklearn takes square roots
+        (NearestNeighbors(n_neighbors=4, metric="minkowski", metric_params={"w": None}), True),
+        (NearestNeighbors(n_neighbors=3, algorithm="brute", metric="euclidean"), True),
+    ],
+)
+def test_smotenc_with_a_neighbours_estimator_matches(estimator, dense_rows, monkeypatch):
+    import tasks.vectorised_smote as vectorised
+
+    answered_by_sklearn = []
+
+    def spy(nn, X_class, **kwargs):
+        neighbours, fallback = _class_neighbours(nn, X_class, **kwargs)
+        answered_by_sklearn.append(fallback.size / X_class.shape[0])
+        return neighbours, fallback
+
+    monkeypatch.setattr(vectorised, "_class_neighbours", spy)
+    X, y = _mixed(seed=14)
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": 2, "k_neighbors": estimator}
+
+    _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+    # Other metrics run sklearn's own search on every row; euclidean ones the dense one.
+    assert len(answered_by_sklearn) == 2
+    assert all(share < 0.5 for share in answered_by_sklearn) == dense_rows
+    assert all(share == 1.0 for share in answered_by_sklearn) == (not dense_rows)
+
+
+def _sparse_class(kind, seed):
+    """A class matrix as SMOTENC searches it: numeric columns, then weighted one-hot."""
+    rng = np.random.default_rng(seed)
+    n = 500
+    if kind == "normal":
+        numeric = rng.normal(size=(n, 3))
+    elif kind == "integers":
+        numeric = rng.integers(0, 4, size=(n, 3)).astype(float)
+    else:  # offset: squared norms of 3e12, rounding errors near the gaps between distances
+        numeric = 1e6 + rng.normal(size=(n, 3)) * 0.1
+    numeric[rng.choice(n, 40, replace=False)] = numeric[rng.choice(n, 40, replace=False)]
+    # Weight √½: one category apart is a squared distance of 1 (rounded), as is one unit
+    # apart in one integer column.
+    one_hot = np.eye(3)[rng.integers(0, 3, size=n)] * np.sqrt(0.5)
+    return sparse.csr_matrix(np.hstack([numeric, one_hot]))
+
+
+@pytest.mark.parametrize("kind", ["normal", "integers", "offset"])
+@pytest.mark.parametrize(
+    ("cells", "n_continuous"),
+    [(1 << 22, None), (1 << 22, 3), (1000, None), (1000, 3)],  # 3: by one-hot group
+)
+def test_class_neighbours_equal_sklearns_kneighbors(kind, cells, n_continuous, monkeypatch):
+    import tasks.vectorised_smote as vectorised
+
+    monkeypatch.setattr(vectorised, "_NEIGHBOUR_CELLS", cells)
+    X_class = _sparse_class(kind, seed=cells % 7)
+    expected = (
+        NearestNeighbors(n_neighbors=6).fit(X_class).kneighbors(X_class, return_distance=False)
+    )
+    nn = NearestNeighbors(n_neighbors=6)
+
+    got, fallback = _class_neighbours(nn, X_class, n_continuous=n_continuous)
+
+    assert np.array_equal(got, expected)
+    # Both paths ran: the 40 repeated rows and their neighbours need sklearn's tie order;
+    # at 1e6 rounding swamps every distance.
+    n_rows = X_class.shape[0]
+    low, high = {"normal": (40, 200), "integers": (250, n_rows), "offset": (n_rows, n_rows)}[kind]
+    assert low <= fallback.size <= high
+    assert (nn._fit_X != X_class).nnz == 0  # left fitted on the class, as imblearn leaves it
+
+
+def test_the_dense_order_alone_differs_from_sklearns_where_the_rows_fall_back():
+    # The tests above can fail: without the fallback, the dense answer is wrong on these.
+    X_class = _sparse_class("integers", seed=3)
+    expected = (
+        NearestNeighbors(n_neighbors=6).fit(X_class).kneighbors(X_class, return_distance=False)
+    )
+    dense = X_class.toarray()
+    squared = ((dense[:, None, :] - dense[None, :, :]) ** 2).sum(axis=2)
+    dense_order = np.argsort(squared, axis=1, kind="stable")[:, :6]
+
+    _, fallback = _class_neighbours(NearestNeighbors(n_neighbors=6), X_class)
+
+    wrong = np.flatnonzero(np.any(dense_order != expected, axis=1))
+    assert wrong.size > 50
+    assert np.isin(wrong, fallback).all()
+
+
+def test_the_error_bound_is_what_keeps_huge_norms_exact(monkeypatch):
+    # At 1e6 rounding errors reorder neighbours: a zero bound certifies wrong rows.
+    import tasks.vectorised_smote as vectorised
+
+    X_class = _sparse_class("offset", seed=4)
+    expected = (
+        NearestNeighbors(n_neighbors=6).fit(X_class).kneighbors(X_class, return_distance=False)
+    )
+    monkeypatch.setattr(vectorised, "_ERROR_SAFETY", 0.0)
+
+    got, fallback = _class_neighbours(NearestNeighbors(n_neighbors=6), X_class)
+
+    assert fallback.size < X_class.shape[0]
+    assert not np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("kind", ["integers", "offset"])
+def test_sklearn_answers_a_subset_of_queries_as_the_full_query(kind):
+    # The fallback asks sklearn for some rows only; its tie order must not depend on that.
+    X_class = _sparse_class(kind, seed=5)
+    nn = NearestNeighbors(n_neighbors=6).fit(X_class)
+    full = nn.kneighbors(X_class, return_distance=False)
+    rows = np.random.default_rng(5).choice(X_class.shape[0], 123, replace=False)
+
+    subset = nn.kneighbors(X_class[rows], return_distance=False)
+
+    assert np.array_equal(subset, full[rows])
 
 
 def test_smotenc_with_a_single_level_column_and_a_custom_encoder_matches():
@@ -175,6 +348,8 @@ def test_outputs_stay_identical_when_work_is_split_in_blocks(monkeypatch):
 
     monkeypatch.setattr(vectorised, "_VOTE_CELLS", 64)
     monkeypatch.setattr(vectorised, "_DISTANCE_CELLS", 500)
+    monkeypatch.setattr(vectorised, "_NEIGHBOUR_CELLS", 500)
+    monkeypatch.setattr(vectorised, "_MIN_GROUP_ROWS", 1)
     X, y = _mixed(seed=12)
 
     _assert_same(
