@@ -1,14 +1,17 @@
 """Streamed tables: peak memory of `rebalance run` with and without `streaming.enabled`.
 
-    python benchmarks/streaming.py [--rows 2000000] [--rounds 1] [--workdir DIR]
+    python benchmarks/streaming.py [--rows 1000000] [--rounds 1] [--workdir DIR]
 
-Data: ROWS rows × 20 numeric columns, 3% minority (benchmarks/tabular.py's table, fixed
-seed), written once as CSV. Both runs are `python -m rebalance.cli run ... --force` as
-child processes, alternately, with the same sampler; only `streaming.enabled` differs.
-The figure that matters is the largest process's peak RSS against the table's size in
-memory (polars' estimate of the whole frame): streamed, the table need not fit.
-Target (issue 6): ingest, validation counts and the split stream, and so do random
-under- and over-sampling. The script also checks that both runs wrote the same rows.
+Data: benchmarks/tabular.py's table (20 numeric columns, 3% minority, fixed seed) at ROWS
+and 2×ROWS rows, written once as CSV. Every run is `python -m rebalance.cli run ... --force`
+as a child process, with RandomOverSampler (it streams; its output is twice the training
+split). Streamed runs at both sizes, and a run in memory at 2×ROWS, alternately.
+What it shows: the streamed run's peak RSS (largest process) stays flat when the table
+doubles, because it holds a batch (`streaming.batch_rows`, 250,000 rows) and one or two
+values per row, while the run in memory grows with the table. It also checks that the
+streamed and in-memory runs at 2×ROWS wrote the same rows.
+Target (issue 6): ingest, validation counts and the split stream, and random under- and
+over-sampling stream too.
 """
 
 from __future__ import annotations
@@ -24,17 +27,17 @@ from _common import check, machine, measure, python, spread
 from tabular import MINORITY, N_FEATURES, make_csv
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLERS = ("RandomUnderSampler", "RandomOverSampler")
+SAMPLER = "RandomOverSampler"
 
 
-def write_config(path: Path, source: Path, output: Path, *, sampler: str, streaming: bool):
+def write_config(path: Path, source: Path, output: Path, *, streaming: bool):
     path.write_text(
         f"""name: {"streamed" if streaming else "in-memory"}
 modality: tabular
 source: {source}
 label: label
 rebalance:
-  sampler: {sampler}
+  sampler: {SAMPLER}
 streaming:
   enabled: {"true" if streaming else "false"}
 output: {output}
@@ -59,7 +62,7 @@ def same_rows(left: Path, right: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()
@@ -74,44 +77,54 @@ def main() -> None:
 def run(args: argparse.Namespace, workdir: Path) -> None:
     import polars as pl
 
-    source = workdir / f"table_{args.rows}.csv"
-    if not source.exists():
-        make_csv(source, args.rows)
+    sizes = (args.rows, 2 * args.rows)
+    sources = {rows: workdir / f"table_{rows}.csv" for rows in sizes}
+    for rows, source in sources.items():
+        if not source.exists():
+            make_csv(source, rows)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    table_mib = pl.scan_csv(source).collect().estimated_size("mb")
-    print("== Streamed tables: rebalance run, streaming.enabled false vs true ==")
+    table_mib = {
+        rows: pl.scan_csv(path).collect().estimated_size("mb") for rows, path in sources.items()
+    }
+    print("== Streamed tables: rebalance run, streaming.enabled true vs false ==")
     print(machine())
     print(
-        f"data: {args.rows:,} rows × {N_FEATURES} numeric columns, {MINORITY:.0%} minority; "
-        f"CSV {source.stat().st_size / 2**20:.0f} MiB, {table_mib:.0f} MiB as a polars frame"
+        f"data: {N_FEATURES} numeric columns, {MINORITY:.0%} minority, {SAMPLER}; "
+        + "; ".join(
+            f"{rows:,} rows: CSV {sources[rows].stat().st_size / 2**20:.0f} MiB, "
+            f"{table_mib[rows]:.0f} MiB as a polars frame"
+            for rows in sizes
+        )
     )
-    for sampler in SAMPLERS:
-        runs: dict[bool, list] = {False: [], True: []}
-        folders: dict[bool, Path] = {}
-        for _ in range(args.rounds):
-            for streaming in (False, True):
-                config = workdir / f"{sampler}-{streaming}.yaml"
-                write_config(
-                    config, source, workdir / "outputs", sampler=sampler, streaming=streaming
-                )
-                measured = measure(
-                    [python(), "-m", "rebalance.cli", "run", str(config), "--force"], env=env
-                )
-                check(measured, f"rebalance run ({sampler}, streaming {streaming})")
-                runs[streaming].append(measured)
-                folders[streaming] = Path(measured.stdout.strip().splitlines()[-1])
-        in_memory = max(run.max_rss_mib for run in runs[False])
-        streamed = max(run.max_rss_mib for run in runs[True])
-        print(f"{sampler}:")
+    cases = [(sizes[0], True), (sizes[1], True), (sizes[1], False)]
+    runs: dict[tuple[int, bool], list] = {case: [] for case in cases}
+    folders: dict[tuple[int, bool], Path] = {}
+    for _ in range(args.rounds):
+        for rows, streaming in cases:
+            config = workdir / f"{rows}-{streaming}.yaml"
+            write_config(config, sources[rows], workdir / "outputs", streaming=streaming)
+            measured = measure(
+                [python(), "-m", "rebalance.cli", "run", str(config), "--force"], env=env
+            )
+            check(measured, f"rebalance run ({rows:,} rows, streaming {streaming})")
+            runs[(rows, streaming)].append(measured)
+            folders[(rows, streaming)] = Path(measured.stdout.strip().splitlines()[-1])
+    peaks = {}
+    for rows, streaming in cases:
+        measured = runs[(rows, streaming)]
+        peaks[(rows, streaming)] = max(run.max_rss_mib for run in measured)
         print(
-            f"  in memory: {spread([r.wall_s for r in runs[False]])}; peak RSS {in_memory:.0f} MiB"
+            f"{'streamed ' if streaming else 'in memory'} {rows:>9,} rows: "
+            f"{spread([run.wall_s for run in measured])}; "
+            f"peak RSS {peaks[(rows, streaming)]:.0f} MiB (largest process)"
         )
-        print(f"  streamed:  {spread([r.wall_s for r in runs[True]])}; peak RSS {streamed:.0f} MiB")
-        print(
-            f"  RATIO streaming {sampler} peak RSS streamed/in memory: "
-            f"{streamed / in_memory:.2f}; streamed peak/table in memory: "
-            f"{streamed / table_mib:.2f}; same rows: {same_rows(folders[False], folders[True])}"
-        )
+    growth = peaks[(sizes[1], True)] / peaks[(sizes[0], True)]
+    versus = peaks[(sizes[1], True)] / peaks[(sizes[1], False)]
+    same = same_rows(folders[(sizes[1], False)], folders[(sizes[1], True)])
+    print(
+        f"RATIO streaming peak RSS {sizes[1]:,}/{sizes[0]:,} rows: {growth:.2f} (flat: ~1); "
+        f"streamed/in memory at {sizes[1]:,} rows: {versus:.2f}; same rows: {same}"
+    )
 
 
 if __name__ == "__main__":

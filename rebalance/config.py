@@ -159,7 +159,7 @@ class StreamingConfig(_Section):
         "training split in memory (refused up front when it cannot fit).",
     )
     batch_rows: int = Field(
-        500_000, gt=0, description="Rows per batch read, checked and hashed at once."
+        250_000, gt=0, description="Rows per batch read, checked and hashed at once."
     )
 
 

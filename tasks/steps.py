@@ -42,7 +42,7 @@ from tasks.report import (
 from tasks.rerun import input_fingerprint, reusable_run
 from tasks.run_folder import RunFolder, publish_run_folder
 from tasks.split import SplitResult, split_frame
-from tasks.streaming import SPLIT_TRAIN_FILE, reading, split_streaming
+from tasks.streaming import SCRATCH_FILES, reading, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes
 
 
@@ -230,8 +230,9 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConf
         sample_keys=lambda frame: modality.group_keys(frame, columns, config),
         output_columns=getattr(modality, "output_columns", None),
     )
-    # A streamed table's training split as split: checked against, no longer needed.
-    (run_dir / SPLIT_TRAIN_FILE).unlink(missing_ok=True)
+    # A streamed table's copies as ingested and as split: no longer needed.
+    for name in SCRATCH_FILES:
+        (run_dir / name).unlink(missing_ok=True)
     get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")
 
 

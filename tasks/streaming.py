@@ -31,9 +31,12 @@ from tasks.modality import SYNTHETIC, Resampled
 from tasks.split import SplitResult, assign_splits
 from tasks.tabular import is_plain
 
-# The training split as split, inside the run folder while the run needs it. The dot keeps
-# it out of manifest.json's file list; `verify` removes it before the folder is published.
+# The table as ingested, and the training split as split, inside the run folder while the
+# run needs them. The dot keeps them out of manifest.json's file list; `verify` removes
+# them before the folder is published.
+INGESTED_FILE = ".ingested.parquet"
 SPLIT_TRAIN_FILE = ".split-train.parquet"
+SCRATCH_FILES = (INGESTED_FILE, SPLIT_TRAIN_FILE)
 ROW = "__rebalance_row"
 # Samplers that only choose rows (imblearn draws them from the labels alone).
 ROW_CHOOSERS = ("RandomUnderSampler", "RandomOverSampler")

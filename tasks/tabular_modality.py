@@ -19,7 +19,7 @@ from tasks.ingest import (
     select_columns,
 )
 from tasks.modality import CheckedTable, Ingested, Resampled, row_count, write_parquet
-from tasks.streaming import reading, resample_streaming, streams
+from tasks.streaming import INGESTED_FILE, reading, resample_streaming, streams
 from tasks.tabular import rebalance_table
 
 
@@ -78,6 +78,7 @@ class TabularModality:
                 output_dir=output_dir,
                 batch_rows=config.streaming.batch_rows,
                 source=config.source,
+                scratch=output_dir.parent / INGESTED_FILE,
             )
         return validate_table(
             ingested.frame,

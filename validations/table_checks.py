@@ -11,7 +11,7 @@ from rebalance.errors import DataError, ValidationFailed
 from tasks.ingest import Columns
 from tasks.modality import CheckedTable
 from tasks.split import check_class_sizes, class_counts
-from tasks.streaming import batches, reading
+from tasks.streaming import batches, reading, sink_parquet
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
 
@@ -67,16 +67,23 @@ def validate_table_batches(
     output_dir: Path,
     batch_rows: int,
     source: Path,
+    scratch: Path,
 ) -> CheckedTable:
     """`validate_table` for a table read `batch_rows` rows at a time (streaming).
 
-    Great Expectations checks each batch; the class counts, infinite values and the rows a
-    `drop` policy removes are counted batch by batch. The returned frame is still lazy
-    (with the `drop` filter applied).
+    The table is first written to `scratch` (parquet) by polars' native sink, and every
+    later pass reads that file: polars' streaming engine reads ahead of a slow Python
+    consumer such as Great Expectations, and from a CSV it read the whole file ahead,
+    while a parquet scan keeps a bounded buffer. Great Expectations checks each batch; the
+    class counts, infinite values and the rows a `drop` policy removes are counted batch
+    by batch. The returned frame scans `scratch` (with the `drop` filter applied).
 
     Raises:
         ValidationFailed, DataError: as `validate_table`.
     """
+    with reading(source):
+        sink_parquet(frame, scratch)
+    frame = pl.scan_parquet(scratch)
     schema = frame.collect_schema()
     missing = ~pl.any_horizontal(_missing(schema, name) for name in columns.kept)
     kept_rows = read_rows = 0
