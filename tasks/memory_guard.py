@@ -45,7 +45,8 @@ def refuse_if_too_large(
             f"{_gib(needed)} of memory for its arrays, but {_gib(free)} is available: "
             "undersample the majority first (sampler RandomUnderSampler, or SMOTE with a "
             "sampling_strategy below 1), use RandomOverSampler (no neighbour search, "
-            "no new values), leave wide one-hot categorical columns out of `features`, "
+            "no new values; with `streaming: {enabled: true}` both random samplers stream "
+            "the table), leave wide one-hot categorical columns out of `features`, "
             "or run on a machine with more memory"
         )
         raise SamplerError(msg)
