@@ -42,7 +42,7 @@ from tasks.report import (
 from tasks.rerun import input_fingerprint, reusable_run
 from tasks.run_folder import RunFolder, publish_run_folder
 from tasks.split import SplitResult, split_frame
-from tasks.streaming import SCRATCH_FILES, reading, split_streaming
+from tasks.streaming import SCRATCH_FILES, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes
 
 
@@ -142,16 +142,16 @@ def split(
     """Stratified split; val and test are written here, exactly as split, and never again."""
     modality = modality_for(config.modality)
     if isinstance(frame, pl.LazyFrame):
-        with reading(config.source):
-            result = split_streaming(
-                frame,
-                label=columns.label,
-                fractions=config.split.fractions,
-                seed=config.split.seed,
-                group_keys=lambda batch: modality.group_keys(batch, columns, config),
-                run_dir=run_dir,
-                batch_rows=config.streaming.batch_rows,
-            )
+        # A streamed table, read from the scratch copy that validation wrote.
+        result = split_streaming(
+            frame,
+            label=columns.label,
+            fractions=config.split.fractions,
+            seed=config.split.seed,
+            group_keys=lambda batch: modality.group_keys(batch, columns, config),
+            run_dir=run_dir,
+            batch_rows=config.streaming.batch_rows,
+        )
     else:
         result = split_frame(
             frame,

@@ -44,10 +44,16 @@ ROW_CHOOSERS = ("RandomUnderSampler", "RandomOverSampler")
 
 @contextmanager
 def reading(source: Path) -> Iterator[None]:
-    """Turn a polars error while the source is read into `read_table`'s one-line DataError."""
+    """Turn a polars error while the source is read into `read_table`'s one-line DataError.
+
+    An error from the operating system (a full disk while the scratch copy is written, a
+    flaky share) stays an OSError: it is not the data's fault, and the step is retried.
+    """
     try:
         yield
     except pl.exceptions.PolarsError as exc:
+        if "(os error" in str(exc):
+            raise OSError(str(exc).strip().splitlines()[0]) from exc
         raise read_error(source, READERS.get(source.suffix.lower(), "table"), exc) from exc
 
 
