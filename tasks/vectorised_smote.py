@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 # np.isclose's defaults, which imblearn uses to find the most voted categories.
 _ISCLOSE_RTOL = 1e-5
 _ISCLOSE_ATOL = 1e-8
-# Rows per chunk when counting votes, so counts take at most ~this many cells at once.
+# Rows per chunk when SMOTEN counts votes, so counts take at most ~this many cells at once.
 _VOTE_CELLS = 1 << 24
 # Rows of synthetic samples interpolated at once by SMOTE (bounds its temporaries).
 _SMOTE_BLOCK_ROWS = 1 << 16
@@ -176,9 +176,8 @@ class VectorisedSMOTENC(SMOTENC):
             neighbours = nns[rows]
             chosen = np.empty((n_samples, n_categorical), dtype=codes.dtype)
             for feature in range(n_categorical):
-                n_values = int(offsets[feature + 1] - offsets[feature])
                 votes = class_codes[:, feature][neighbours]
-                chosen[:, feature] = _most_voted(votes, n_values, rng)
+                chosen[:, feature] = _most_voted(votes, rng)
             new_codes.append(chosen)
             new_labels.append(np.full(n_samples, fill_value=class_sample, dtype=y.dtype))
 
@@ -421,35 +420,37 @@ def _sklearn_rows(nn, X_class, rows: np.ndarray) -> np.ndarray:
     return nn.kneighbors(X_class[rows], return_distance=False)
 
 
-def _most_voted(votes: np.ndarray, n_values: int, rng: np.random.RandomState) -> np.ndarray:
+def _most_voted(votes: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
     """For each row of category codes, the most frequent one; ties broken as imblearn does.
 
     imblearn lists every (row, category) pair at the maximum in row-major order, permutes
     that list with `rng.permutation` and keeps each row's first pair. The same permutation
     (`rng.permutation(n)` consumes the generator exactly as permuting an n-row array) picks
-    the same pair here, without the dense neighbour array or the LIL matrix.
+    the same pair here, without the dense neighbour array or the LIL matrix. Counts come
+    from runs of equal codes in each row sorted: a row's k votes, not a count per category,
+    so the work does not grow with the number of categories.
     """
-    n_rows = votes.shape[0]
-    chunk = max(1, _VOTE_CELLS // max(n_values, 1))
-    pair_rows, pair_cols = [], []
-    for start in range(0, n_rows, chunk):
-        block = votes[start : start + chunk]
-        flat = (np.arange(block.shape[0])[:, None] * n_values + block).ravel()
-        counts = np.bincount(flat, minlength=block.shape[0] * n_values)
-        counts = counts.reshape(block.shape[0], n_values)
-        at_max = counts == counts.max(axis=1, keepdims=True)
-        block_rows, block_cols = np.nonzero(at_max)
-        pair_rows.append(block_rows + start)
-        pair_cols.append(block_cols)
-    rows = np.concatenate(pair_rows)
-    cols = np.concatenate(pair_cols)
+    n_rows, k = votes.shape
+    ordered = np.sort(votes, axis=1).ravel()
+    starts = np.empty(ordered.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    starts[::k] = True  # every row starts a run, even on its predecessor's last code
+    run_starts = np.flatnonzero(starts)
+    lengths = np.diff(run_starts, append=ordered.size)
+    run_rows = run_starts // k
+    # Runs are in row order and each row has at least one: its first run is where it starts.
+    longest = np.maximum.reduceat(lengths, np.flatnonzero(run_starts % k == 0))
+    at_max = lengths == longest[run_rows]
+    # Pairs in row-major order, as np.argwhere lists them: by row, then by code.
+    rows, cols = run_rows[at_max], ordered[run_starts[at_max]]
     permutation = rng.permutation(rows.size)
     if rows.size == n_rows:  # no ties: one pair per row
         return cols
     position = np.empty(rows.size, dtype=np.intp)
     position[permutation] = np.arange(rows.size)
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    first = np.minimum.reduceat(position, starts)
+    first_pairs = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    first = np.minimum.reduceat(position, first_pairs)
     return cols[permutation[first]]
 
 

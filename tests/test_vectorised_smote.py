@@ -15,6 +15,7 @@ from tasks.vectorised_smote import (
     VectorisedSMOTEN,
     VectorisedSMOTENC,
     _class_neighbours,
+    _most_voted,
 )
 
 
@@ -270,6 +271,32 @@ def test_smotenc_with_a_single_level_column_and_a_custom_encoder_matches():
 
     encoder = {"categorical_encoder": OneHotEncoder(handle_unknown="ignore")}
     _assert_same(VectorisedSMOTENC(**kwargs, **encoder), SMOTENC(**kwargs, **encoder), X, y)
+
+
+def _imblearns_votes(votes, n_values, rng):
+    """SMOTENC._generate_samples' choice among one feature's neighbour votes."""
+    col_maxs = np.zeros((votes.shape[0], n_values))
+    for column in votes.T:
+        col_maxs[np.arange(votes.shape[0]), column] += 1.0
+    is_max = np.isclose(col_maxs, col_maxs.max(axis=1, keepdims=True))
+    max_idxs = rng.permutation(np.argwhere(is_max))
+    _, idx_sels = np.unique(max_idxs[:, 0], return_index=True)
+    return max_idxs[idx_sels, 1]
+
+
+@pytest.mark.parametrize(
+    ("k", "n_values"), [(1, 3), (2, 2), (3, 4), (4, 3), (5, 12), (5, 2), (8, 5), (30, 40)]
+)
+def test_most_voted_picks_imblearns_category_and_consumes_the_same_draws(k, n_values):
+    # Few categories and even k give ties of two and more; one category per row gives none.
+    votes = np.random.default_rng(k * n_values).integers(0, n_values, size=(2000, k))
+    expected_rng, got_rng = np.random.RandomState(k), np.random.RandomState(k)
+
+    expected = _imblearns_votes(votes, n_values, expected_rng)
+    got = _most_voted(votes, got_rng)
+
+    assert np.array_equal(got, expected)
+    assert got_rng.randint(1 << 30) == expected_rng.randint(1 << 30)
 
 
 @pytest.mark.parametrize(("seed", "params"), [(0, {}), (1, {"k_neighbors": 2}), (2, {})])
