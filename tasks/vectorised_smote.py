@@ -22,9 +22,11 @@ import numpy as np
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from scipy import sparse
 from scipy.spatial import distance_matrix
+from sklearn import get_config
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils import _safe_indexing, check_array, check_random_state
+from sklearn.utils._encode import _encode
 from sklearn.utils.sparsefuncs_fast import csr_mean_variance_axis0
 from sklearn.utils.validation import _num_features
 from threadpoolctl import threadpool_limits
@@ -108,31 +110,31 @@ class VectorisedSMOTENC(SMOTENC):
     """imblearn's SMOTENC, same parameters and output, with vectorised category handling."""
 
     def _fit_resample(self, X, y):
-        if self.categorical_encoder is not None or sparse.issparse(X):
+        if (
+            self.categorical_encoder is not None
+            or sparse.issparse(X)
+            # imblearn's fit_transform raises under pandas or polars output (sparse one-hot).
+            or get_config()["transform_output"] != "default"
+        ):
             return super()._fit_resample(X, y)
         self.n_features_ = _num_features(X)
         self._validate_column_types(X)
         self._validate_estimator()
 
-        # Encoding and per-class neighbour search exactly as imblearn does them.
         X_continuous = _safe_indexing(X, self.continuous_features_, axis=1)
         X_continuous = check_array(X_continuous, accept_sparse=["csr", "csc"])
         X_categorical = _safe_indexing(X, self.categorical_features_, axis=1)
         dtype_ohe = X_continuous.dtype if X_continuous.dtype.name != "object" else np.float64
         self.categorical_encoder_ = OneHotEncoder(handle_unknown="ignore", dtype=dtype_ohe)
-        X_ohe = sparse.csr_matrix(self.categorical_encoder_.fit_transform(X_categorical))
-        n_rows, n_categorical = X_ohe.shape[0], len(self.categorical_encoder_.categories_)
-        X_ohe.sort_indices()
-        if X_ohe.nnz != n_rows * n_categorical or not np.all(
-            np.diff(X_ohe.indptr) == n_categorical
-        ):
-            return super()._fit_resample(X, y)
+        # The category codes of imblearn's one-hot matrix, without the matrix: imblearn
+        # stacks every row's continuous and one-hot columns into one sparse matrix, but only
+        # the rows of the classes to oversample are ever searched.
+        codes = _category_codes(self.categorical_encoder_, X_categorical)
+        n_categorical = codes.shape[1]
         offsets = np.cumsum([0] + [cats.size for cats in self.categorical_encoder_.categories_])
-        codes = X_ohe.indices.reshape(n_rows, n_categorical) - offsets[:-1]
-        X_encoded = sparse.hstack((X_continuous, X_ohe), format="csr", dtype=dtype_ohe)
         n_continuous = self.continuous_features_.size
-        # The dense continuous values as imblearn reads them back from X_encoded (a sparse
-        # matrix stores no -0.0, so normalise it to 0.0).
+        # The dense continuous values as imblearn reads them back from its sparse matrix
+        # (which stores no -0.0, so normalise it to 0.0).
         continuous = np.asarray(X_continuous, dtype=dtype_ohe)
         if continuous.dtype.kind == "f":
             continuous = continuous + continuous.dtype.type(0)
@@ -145,7 +147,12 @@ class VectorisedSMOTENC(SMOTENC):
             if n_samples == 0:
                 continue
             target_class_indices = np.flatnonzero(y == class_sample)
-            X_class = _safe_indexing(X_encoded, target_class_indices)
+            X_class = _class_matrix(
+                X_continuous[target_class_indices],
+                codes[target_class_indices],
+                offsets,
+                dtype=dtype_ohe,
+            )
             _, var = csr_mean_variance_axis0(X_class[:, :n_continuous])
             self.median_std_[class_sample] = np.median(np.sqrt(var))
             classes.append((class_sample, n_samples, target_class_indices, X_class))
@@ -211,6 +218,61 @@ class VectorisedSMOTENC(SMOTENC):
         # within rounding (k additions), far inside rtol.
         margin = weight * (1 - 1e-9) - _ISCLOSE_RTOL * (k * weight * (1 + 1e-9))
         return margin > 2 * _ISCLOSE_ATOL
+
+
+def _category_codes(encoder: OneHotEncoder, X_categorical) -> np.ndarray:
+    """`encoder.fit(X_categorical)`, then the category of each value as `transform` finds it.
+
+    Row i, feature f of the result is the index in `encoder.categories_[f]` of the one
+    column that `encoder.transform(X_categorical)` sets in row i for feature f (every
+    value was seen in fit, so there is exactly one). sklearn maps object and bool values
+    through a dict, one Python lookup per value (0.8 s for 1M rows × 3 columns); here
+    pandas groups equal values first (a C hash table) and sklearn's own dict maps one
+    value of each group. pandas groups by `==` and hash, as a dict does; its missing
+    values (None, NaN, NaT, ...) form no group and go through sklearn's mapping one by one.
+    Other dtypes go through sklearn's mapping as they are.
+    """
+    import pandas as pd
+
+    encoder.fit(X_categorical)
+    # The columns exactly as fit and transform see them (a DataFrame's, one at a time).
+    columns, n_rows, _ = encoder._check_X(X_categorical, ensure_all_finite="allow-nan")
+    codes = np.empty((n_rows, len(columns)), dtype=np.intp)
+    for feature, (values, categories) in enumerate(zip(columns, encoder.categories_, strict=True)):
+        if values.dtype.kind in "Ob":
+            groups, representatives = pd.factorize(values)
+            if representatives.size:
+                codes[:, feature] = _encode(representatives, uniques=categories)[groups]
+            missing = np.flatnonzero(groups < 0)
+            if missing.size:
+                codes[missing, feature] = _encode(values[missing], uniques=categories)
+        else:
+            codes[:, feature] = _encode(values, uniques=categories, check_unknown=False)
+    return codes
+
+
+def _class_matrix(continuous: np.ndarray, codes: np.ndarray, offsets: np.ndarray, *, dtype):
+    """One class's rows of imblearn's `sparse.hstack((X_continuous, X_ohe))`, built alone.
+
+    The same call on the class's rows only, so the same CSR matrix: values, stored
+    entries (zeros of the continuous columns dropped), index order and dtypes.
+
+    Args:
+        continuous: the class's rows of the checked continuous columns.
+        codes: the class's category codes (`_category_codes`).
+        offsets: each feature's first one-hot column, and the total, (n_features + 1,).
+        dtype: imblearn's `dtype_ohe`.
+    """
+    n_rows, n_categorical = codes.shape
+    one_hot = sparse.csr_matrix(
+        (
+            np.ones(n_rows * n_categorical, dtype=dtype),
+            (codes + offsets[:-1]).ravel(),
+            np.arange(0, n_rows * n_categorical + 1, n_categorical),
+        ),
+        shape=(n_rows, int(offsets[-1])),
+    )
+    return sparse.hstack((continuous, one_hot), format="csr", dtype=dtype)
 
 
 def _class_neighbours(
