@@ -188,18 +188,14 @@ class VectorisedSMOTENC(SMOTENC):
             new_codes.append(chosen)
             new_labels.append(np.full(n_samples, fill_value=class_sample, dtype=y.dtype))
 
-        # imblearn's inverse one-hot transform gives categories_[feature][code].
-        all_codes = np.vstack([codes, *new_codes])
-        categories = self.categorical_encoder_.categories_
-        decoded = np.empty(
-            (all_codes.shape[0], n_categorical),
-            dtype=np.result_type(*[c.dtype for c in categories]),
+        X_resampled = _resampled_matrix(
+            [continuous, *new_continuous],
+            [codes, *new_codes],
+            self.categorical_encoder_.categories_,
+            continuous_features=self.continuous_features_,
+            categorical_features=self.categorical_features_,
         )
-        for feature, values in enumerate(categories):
-            decoded[:, feature] = values[all_codes[:, feature]]
-        X_resampled = np.hstack((np.vstack([continuous, *new_continuous]), decoded))
-        order = np.argsort(np.hstack((self.continuous_features_, self.categorical_features_)))
-        return X_resampled[:, order], np.hstack([y.copy(), *new_labels])
+        return X_resampled, np.hstack([y.copy(), *new_labels])
 
     def _votes_are_counts(self, median_std: float) -> bool:
         """Whether imblearn's `isclose` on summed category weights equals comparing counts.
@@ -273,6 +269,55 @@ def _class_matrix(continuous: np.ndarray, codes: np.ndarray, offsets: np.ndarray
         shape=(n_rows, int(offsets[-1])),
     )
     return sparse.hstack((continuous, one_hot), format="csr", dtype=dtype)
+
+
+def _resampled_matrix(
+    continuous: list[np.ndarray],
+    codes: list[np.ndarray],
+    categories: list[np.ndarray],
+    *,
+    continuous_features: np.ndarray,
+    categorical_features: np.ndarray,
+) -> np.ndarray:
+    """imblearn's output from blocks of rows: continuous values and category codes.
+
+    imblearn decodes the categories (`inverse_transform`: `categories_[f][code]` cast to
+    the categories' common dtype), stacks them after the continuous columns with
+    `np.hstack` and puts the columns back in the input's order with fancy indexing: three
+    full copies, each casting or copying every cell of what is, for string categories, an
+    object matrix. When the result is an object matrix, each block is written here once,
+    straight into its final columns, with the same casts (continuous dtype to object,
+    a category's dtype to the common dtype to object).
+
+    Args:
+        continuous: blocks of rows of the continuous columns, in imblearn's dtype_ohe.
+        codes: the same blocks of rows' category codes.
+        categories: the encoder's `categories_`.
+        continuous_features, categorical_features: where imblearn puts each column.
+    """
+    decoded_dtype = np.result_type(*[values.dtype for values in categories])
+    columns = np.concatenate([continuous_features, categorical_features])
+    n_columns = columns.size
+    if decoded_dtype.kind != "O" or not np.array_equal(np.sort(columns), np.arange(n_columns)):
+        # Numeric results are cheap to stack; repeated categorical columns (imblearn then
+        # returns more columns than it was given) keep imblearn's own steps.
+        all_codes = np.vstack(codes)
+        decoded = np.empty((all_codes.shape[0], len(categories)), dtype=decoded_dtype)
+        for feature, values in enumerate(categories):
+            decoded[:, feature] = values[all_codes[:, feature]]
+        return np.hstack((np.vstack(continuous), decoded))[:, np.argsort(columns)]
+    n_rows = sum(block.shape[0] for block in continuous)
+    X_resampled = np.empty((n_rows, n_columns), dtype=object)
+    start = 0
+    for continuous_block, codes_block in zip(continuous, codes, strict=True):
+        rows = slice(start, start + continuous_block.shape[0])
+        for position, column in enumerate(continuous_features):
+            X_resampled[rows, column] = continuous_block[:, position]
+        for feature, column in enumerate(categorical_features):
+            decoded = categories[feature][codes_block[:, feature]]
+            X_resampled[rows, column] = decoded.astype(object, copy=False)
+        start = rows.stop
+    return X_resampled
 
 
 def _class_neighbours(

@@ -93,6 +93,35 @@ def test_smotenc_is_identical_to_imblearn_on_mixed_strings_and_bools(seed, param
     _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
 
 
+@pytest.mark.parametrize(
+    "categorical_features",
+    [
+        [5, 3, 4],  # unsorted: the one-hot columns follow this order, the output the input's
+        [5, -3, 4],
+        [False, False, False, True, True, True],
+        [0, 4, 3, 5],  # interleaved with numeric columns, and a float column as categories
+        [3, 3, 4, 5],  # repeated: imblearn returns a seventh column
+    ],
+)
+def test_smotenc_is_identical_for_any_categorical_features_spec(categorical_features):
+    X, y = _mixed(seed=16)
+    kwargs = {"categorical_features": categorical_features, "random_state": 1}
+
+    _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+
+
+def test_smotenc_raises_imblearns_error_under_pandas_output():
+    from sklearn import config_context
+
+    X, y = _mixed(seed=17)
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": 0}
+    with config_context(transform_output="pandas"):
+        with pytest.raises(ValueError, match="Pandas output does not support sparse data"):
+            SMOTENC(**kwargs).fit_resample(X, y)
+        with pytest.raises(ValueError, match="Pandas output does not support sparse data"):
+            VectorisedSMOTENC(**kwargs).fit_resample(X, y)
+
+
 def test_smotenc_is_identical_with_a_shared_random_state_instance():
     # A RandomState object is consumed across classes: the order of draws must match too.
     X, y = _mixed(seed=5)
