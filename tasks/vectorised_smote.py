@@ -10,7 +10,10 @@ where exactness cannot be shown cheaply (a custom `categorical_encoder`, sparse 
 category weights so small that imblearn's `np.isclose` merges unequal vote counts), they
 run imblearn's own code. SMOTENC's nearest-neighbour search runs densely with BLAS, and
 sklearn's own sparse search only for the rows whose neighbour order the dense distances
-cannot certify (ties, near-ties, duplicate rows): see `_class_neighbours`.
+cannot certify (ties, near-ties, duplicate rows): see `_class_neighbours`. Around it,
+SMOTENC fits imblearn's one-hot encoder but reads category codes without transforming
+(`_category_codes`), builds the sparse matrix of the classes it searches only
+(`_class_matrix`), and writes its object output once, in place (`_resampled_matrix`).
 """
 
 from __future__ import annotations
@@ -107,7 +110,8 @@ class VectorisedSMOTE(SMOTE):
 
 
 class VectorisedSMOTENC(SMOTENC):
-    """imblearn's SMOTENC, same parameters and output, with vectorised category handling."""
+    """imblearn's SMOTENC, same parameters, output and fitted attributes, with vectorised
+    category handling."""
 
     def _fit_resample(self, X, y):
         if (
