@@ -6,6 +6,7 @@ import pytest
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import OneHotEncoder
 
 from tasks.ingest import Columns
 from tasks.samplers import build_sampler, check_sampler_config, sampler_name
@@ -14,7 +15,9 @@ from tasks.vectorised_smote import (
     VectorisedSMOTE,
     VectorisedSMOTEN,
     VectorisedSMOTENC,
+    _category_codes,
     _class_neighbours,
+    _most_voted,
 )
 
 
@@ -55,16 +58,22 @@ def _tied(n=400, *, seed=0, kind="integers"):
     return X, y
 
 
+def _cells(X):
+    """Every cell of an object matrix as (type, value), NaN equal to NaN."""
+    return [(type(v), "NaN" if v != v else v) for v in X.ravel().tolist()]
+
+
 def _assert_same(ours, theirs, X, y):
     expected_X, expected_y = theirs.fit_resample(X, y)
     got_X, got_y = ours.fit_resample(X, y)
     assert got_X.dtype == expected_X.dtype
     assert got_X.shape == expected_X.shape
-    assert np.array_equal(got_X, expected_X)
+    if got_X.dtype != object:
+        assert np.array_equal(got_X, expected_X, equal_nan=got_X.dtype.kind == "f")
     assert np.array_equal(got_y, expected_y)
     # Same Python types in object columns (str stays str, bool stays bool).
     if got_X.dtype == object:
-        assert [type(v) for v in got_X[-1]] == [type(v) for v in expected_X[-1]]
+        assert _cells(got_X) == _cells(expected_X)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +91,35 @@ def test_smotenc_is_identical_to_imblearn_on_mixed_strings_and_bools(seed, param
     kwargs = {"categorical_features": [3, 4, 5], "random_state": seed, **params}
 
     _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+
+
+@pytest.mark.parametrize(
+    "categorical_features",
+    [
+        [5, 3, 4],  # unsorted: the one-hot columns follow this order, the output the input's
+        [5, -3, 4],
+        [False, False, False, True, True, True],
+        [0, 4, 3, 5],  # interleaved with numeric columns, and a float column as categories
+        [3, 3, 4, 5],  # repeated: imblearn returns a seventh column
+    ],
+)
+def test_smotenc_is_identical_for_any_categorical_features_spec(categorical_features):
+    X, y = _mixed(seed=16)
+    kwargs = {"categorical_features": categorical_features, "random_state": 1}
+
+    _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+
+
+def test_smotenc_raises_imblearns_error_under_pandas_output():
+    from sklearn import config_context
+
+    X, y = _mixed(seed=17)
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": 0}
+    with config_context(transform_output="pandas"):
+        with pytest.raises(ValueError, match="Pandas output does not support sparse data"):
+            SMOTENC(**kwargs).fit_resample(X, y)
+        with pytest.raises(ValueError, match="Pandas output does not support sparse data"):
+            VectorisedSMOTENC(**kwargs).fit_resample(X, y)
 
 
 def test_smotenc_is_identical_with_a_shared_random_state_instance():
@@ -116,6 +154,127 @@ def test_smotenc_is_identical_for_zero_tiny_and_huge_spreads(scale):
     kwargs = {"categorical_features": [3, 4, 5], "random_state": 0}
 
     _assert_same(VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs), X, y)
+
+
+def _fitted_state(sampler):
+    """What a fitted SMOTENC exposes, comparable with ==: its attributes, the encoder's
+    (as reprs: categories may hold NaN), and the class matrix its `nn_k_` was fitted on."""
+    state = {
+        name: repr(value)
+        for name, value in vars(sampler).items()
+        if name.endswith("_") and name not in ("nn_k_", "categorical_encoder_")
+    }
+    state["encoder"] = {
+        name: repr(value) for name, value in vars(sampler.categorical_encoder_).items()
+    }
+    fit_X = sampler.nn_k_._fit_X
+    state["nn_k_"] = (repr(sampler.nn_k_), fit_X.shape, fit_X.dtype, fit_X.indices.dtype)
+    state["nn_k_ matrix"] = (fit_X.indptr.tolist(), fit_X.indices.tolist(), fit_X.data.tolist())
+    minority = getattr(sampler, "_X_categorical_minority_encoded", None)
+    state["minority"] = None if minority is None else minority.tolist()
+    return state
+
+
+@pytest.mark.parametrize(
+    ("seed", "scale", "params"),
+    [(0, 1.0, {}), (1, 0.0, {}), (2, 1.0, {"sampling_strategy": {"b": 200, "c": 150}})],
+)
+def test_smotenc_leaves_imblearns_fitted_attributes(seed, scale, params):
+    # Users read categorical_encoder_, median_std_, nn_k_, ...: the same as imblearn's.
+    X, y = _mixed(seed=seed, scale=scale)
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": seed, **params}
+    ours, theirs = VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs)
+
+    _assert_same(ours, theirs, X, y)
+
+    assert _fitted_state(ours) == _fitted_state(theirs)
+    assert ours.median_std_ == theirs.median_std_
+
+
+def _odd_column(kind, n, rng):
+    """An object column of categories that a hash table could group unlike sklearn's dict."""
+    nan, other_nan = float("nan"), np.float64("nan")  # distinct NaN objects
+    levels = {
+        "missing": ["a", "b", None, nan, other_nan, "c"],
+        # 1, 1.0 and True are one category to a dict (equal, same hash); so are 0 and False.
+        "bools and numbers": [True, 1, 1.0, 2, False, 0, 0.0, -0.0, 2.5],
+        "numpy strings": ["a", np.str_("a"), "b", np.str_("c")],
+        "numpy scalars": [np.int64(3), 3, np.float64(0.5), 0.5, 7],
+        "floats with NaN": [0.5, -1.0, 0.0, -0.0, nan, 2.0],
+    }[kind]
+    column = np.empty(n, dtype=object)
+    column[:] = [levels[i] for i in rng.integers(0, len(levels), size=n)]
+    return column
+
+
+ODD_KINDS = ["missing", "bools and numbers", "numpy strings", "numpy scalars", "floats with NaN"]
+
+
+@pytest.mark.parametrize("kind", ODD_KINDS)
+def test_category_codes_are_the_one_hot_columns_of_sklearns_transform(kind):
+    rng = np.random.default_rng(len(kind))
+    X = np.column_stack([_odd_column(kind, 500, rng), rng.choice(["p", "q"], 500).astype(object)])
+    expected = OneHotEncoder(handle_unknown="ignore").fit(X)
+    one_hot = expected.transform(X).toarray()
+    encoder = OneHotEncoder(handle_unknown="ignore")
+
+    codes = _category_codes(encoder, X)
+
+    assert repr(encoder.categories_) == repr(expected.categories_)
+    offsets = np.cumsum([0] + [len(c) for c in expected.categories_])
+    for feature in range(X.shape[1]):
+        block = one_hot[:, offsets[feature] : offsets[feature + 1]]
+        assert np.array_equal(codes[:, feature], block.argmax(axis=1))
+    assert len(set(codes[:, 0])) == len(expected.categories_[0])  # every category is used
+
+
+@pytest.mark.parametrize("kind", ODD_KINDS)
+def test_smotenc_is_identical_on_odd_categories(kind):
+    rng = np.random.default_rng(len(kind))
+    X, y = _mixed(seed=len(kind))
+    X[:, 4] = _odd_column(kind, X.shape[0], rng)
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": 0}
+    ours, theirs = VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs)
+
+    _assert_same(ours, theirs, X, y)
+    assert _fitted_state(ours) == _fitted_state(theirs)
+
+
+def test_smotenc_raises_imblearns_error_on_mixed_strings_and_numbers():
+    X, y = _mixed(seed=3)
+    X[:, 4] = "a"
+    X[::2, 4] = 1
+    kwargs = {"categorical_features": [3, 4, 5], "random_state": 0}
+    with pytest.raises(TypeError, match=r"uniformly strings or numbers. Got \['int', 'str'\]"):
+        SMOTENC(**kwargs).fit_resample(X, y)
+    with pytest.raises(TypeError, match=r"uniformly strings or numbers. Got \['int', 'str'\]"):
+        VectorisedSMOTENC(**kwargs).fit_resample(X, y)
+
+
+def test_smotenc_is_identical_on_a_dataframe_with_typed_columns():
+    # A frame keeps each column's dtype through the encoder: category, bool, int, str.
+    pd = pytest.importorskip("pandas")
+    X, y = _mixed(seed=15)
+    frame = pd.DataFrame(
+        {
+            "x0": X[:, 0].astype(float),
+            "s": pd.Categorical(X[:, 3].astype(str)),
+            "x1": X[:, 1].astype(float),
+            "flag": X[:, 5].astype(bool),
+            "n": np.random.default_rng(15).integers(0, 4, size=X.shape[0]),
+            "t": X[:, 4].astype(str),
+            "x2": X[:, 2].astype(float),
+        }
+    )
+    kwargs = {"categorical_features": ["t", "s", "flag", "n"], "random_state": 3}
+    ours, theirs = VectorisedSMOTENC(**kwargs), SMOTENC(**kwargs)
+
+    expected_X, expected_y = theirs.fit_resample(frame, y)
+    got_X, got_y = ours.fit_resample(frame, y)
+
+    pd.testing.assert_frame_equal(got_X, expected_X)
+    assert np.array_equal(got_y, expected_y)
+    assert _fitted_state(ours) == _fitted_state(theirs)
 
 
 @pytest.mark.parametrize(
@@ -270,6 +429,32 @@ def test_smotenc_with_a_single_level_column_and_a_custom_encoder_matches():
 
     encoder = {"categorical_encoder": OneHotEncoder(handle_unknown="ignore")}
     _assert_same(VectorisedSMOTENC(**kwargs, **encoder), SMOTENC(**kwargs, **encoder), X, y)
+
+
+def _imblearns_votes(votes, n_values, rng):
+    """SMOTENC._generate_samples' choice among one feature's neighbour votes."""
+    col_maxs = np.zeros((votes.shape[0], n_values))
+    for column in votes.T:
+        col_maxs[np.arange(votes.shape[0]), column] += 1.0
+    is_max = np.isclose(col_maxs, col_maxs.max(axis=1, keepdims=True))
+    max_idxs = rng.permutation(np.argwhere(is_max))
+    _, idx_sels = np.unique(max_idxs[:, 0], return_index=True)
+    return max_idxs[idx_sels, 1]
+
+
+@pytest.mark.parametrize(
+    ("k", "n_values"), [(1, 3), (2, 2), (3, 4), (4, 3), (5, 12), (5, 2), (8, 5), (30, 40)]
+)
+def test_most_voted_picks_imblearns_category_and_consumes_the_same_draws(k, n_values):
+    # Few categories and even k give ties of two and more; one category per row gives none.
+    votes = np.random.default_rng(k * n_values).integers(0, n_values, size=(2000, k))
+    expected_rng, got_rng = np.random.RandomState(k), np.random.RandomState(k)
+
+    expected = _imblearns_votes(votes, n_values, expected_rng)
+    got = _most_voted(votes, got_rng)
+
+    assert np.array_equal(got, expected)
+    assert got_rng.randint(1 << 30) == expected_rng.randint(1 << 30)
 
 
 @pytest.mark.parametrize(("seed", "params"), [(0, {}), (1, {"k_neighbors": 2}), (2, {})])
