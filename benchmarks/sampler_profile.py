@@ -1,10 +1,12 @@
 """Other samplers: each imblearn sampler's time against its own nearest-neighbour search.
 
-    python benchmarks/sampler_profile.py [--rows 100000] [--rounds 2] [--profile]
-    BENCH_FULL=1 python benchmarks/sampler_profile.py   # 1,000,000 rows, 1 round (~7 min here)
+    python benchmarks/sampler_profile.py [--rows 1000000] [--rounds 1] [--alone] [--profile]
 
-By default 100,000 rows, 2 rounds (~2 min here, so `make bench` stays short); `--profile`
-adds one cProfile'd fit_resample per sampler after its timed rounds.
+By default 1,000,000 rows, 1 round, and the ratio inside each sampler run (the search's
+clocked time against the whole run): about 2-3 min here. `--alone` also runs each search on
+its own after the sampler, checks it makes the same calls, and gives the ratio against it
+(about twice as long); ClusterCentroids always does. `--profile` adds one cProfile'd
+fit_resample per sampler after its timed rounds.
 Issue 6: a sampler that takes more than 3× its own nearest-neighbour (NN) search gets a
 vectorised subclass, as SMOTE, SMOTENC and SMOTEN have (tasks/vectorised_smote.py).
 
@@ -38,7 +40,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import statistics
 import sys
@@ -212,13 +213,17 @@ def _profile(case: Case, X, y) -> str:
     return "\n".join(f"    {line}" for line in lines[start:] if line.strip())
 
 
-def run_case(case: Case, rounds: int, *, profile: bool) -> float:
-    """Time one sampler against its own search; returns the seconds spent in cProfile."""
+def run_case(case: Case, rounds: int, *, profile: bool, alone: bool) -> float:
+    """Time one sampler against its own search; returns the seconds spent in cProfile.
+
+    With `alone`, the search also runs on its own after each sampler run (the same calls,
+    checked), which doubles the time; without it the ratio is the one inside the run.
+    """
     import numpy as np
 
     X, y = make_data(case.rows)
     cls, methods = case.clock
-    total, inside, alone, same_calls = [], [], [], True
+    total, inside, seconds_alone, same_calls = [], [], [], True
     for _ in range(rounds):
         with clocked(cls, methods) as clock:
             start = time.perf_counter()
@@ -227,24 +232,26 @@ def run_case(case: Case, rounds: int, *, profile: bool) -> float:
             total.append(time.perf_counter() - start)
         inside.append(clock.seconds)
         sampler_calls = clock.calls
-        with clocked(cls, methods) as clock:
-            start = time.perf_counter()
-            fitted = case.alone(X, y)
-            alone.append(time.perf_counter() - start)
-        same_calls &= clock.calls == sampler_calls
-        if fitted is not None:  # ClusterCentroids: its output is the estimator's centres
-            centres = fitted.cluster_centers_
-            same_calls &= np.array_equal(X_res[: centres.shape[0]], centres)
+        if alone:
+            with clocked(cls, methods) as clock:
+                start = time.perf_counter()
+                fitted = case.alone(X, y)
+                seconds_alone.append(time.perf_counter() - start)
+            same_calls &= clock.calls == sampler_calls
+            if fitted is not None:  # ClusterCentroids: its output is the estimator's centres
+                centres = fitted.cluster_centers_
+                same_calls &= np.array_equal(X_res[: centres.shape[0]], centres)
         del X_res
-    ratio = statistics.median(total) / statistics.median(alone)
     # The same ratio within each sampler run, which other jobs' load cannot skew.
     within = statistics.median(t / s for t, s in zip(total, inside, strict=True))
+    ratio = statistics.median(total) / statistics.median(seconds_alone) if alone else within
     rest = [t - s for t, s in zip(total, inside, strict=True)]
     print(f"{case.name}: {case.rows:,} rows, {int(y.sum()):,} minority")
     print(f"  compared with: {case.what}")
     print(f"  imblearn fit_resample:  {spread(total)}")
     print(f"    inside it, that work: {spread(inside)}; the rest: {spread(rest)}")
-    print(f"  that work alone:        {spread(alone)}; same calls/output: {same_calls}")
+    if alone:
+        print(f"  that work alone:        {spread(seconds_alone)}; same calls/output: {same_calls}")
     verdict = "a vectorised subclass is due" if ratio > TARGET else "no subclass needed"
     print(
         f"  RATIO {case.name.lower()} {case.rows:,} rows sampler/own search: {ratio:.2f}× "
@@ -260,10 +267,10 @@ def run_case(case: Case, rounds: int, *, profile: bool) -> float:
 
 
 def main() -> None:
-    full = os.environ.get("BENCH_FULL") == "1"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=LARGE if full else 100_000)
-    parser.add_argument("--rounds", type=int, default=1 if full else 2)
+    parser.add_argument("--rows", type=int, default=LARGE)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--alone", action="store_true", help="also time each search alone")
     parser.add_argument("--cc-rows", type=int, default=CC_ROWS)
     parser.add_argument("--only", help="comma-separated sampler names (default: all four)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile per sampler")
@@ -281,11 +288,11 @@ def main() -> None:
     started, profiling = time.perf_counter(), 0.0
     for case in _cases(args.rows, args.cc_rows):
         if only is None or case.name.lower() in only:
-            profiling += run_case(case, args.rounds, profile=args.profile)
+            # ClusterCentroids' "search" is its estimator's fit: compared alone, centres checked.
+            alone = args.alone or case.name == "ClusterCentroids"
+            profiling += run_case(case, args.rounds, profile=args.profile, alone=alone)
     took = time.perf_counter() - started
     print(f"took {took:.0f} s" + (f" ({profiling:.0f} s of it cProfile)" if profiling else ""))
-    if not full and "--rows" not in sys.argv:
-        print("1,000,000 rows: BENCH_FULL=1 (about 7 minutes here)")
 
 
 if __name__ == "__main__":
