@@ -195,3 +195,25 @@ def test_streamed_columns_keep_their_roles(tmp_path):
         "Approved",
         "Rejected",
     ]
+
+
+@pytest.mark.flow
+def test_a_forced_streamed_rerun_writes_byte_identical_files(prefect_harness, loans_csv):
+    from flows.rebalance_flow import rebalance_dataset
+
+    config = load_config(
+        write_config(
+            loans_csv,
+            "loans.csv",
+            name="streamed-twice",
+            validation={"null_policy": "drop"},
+            rebalance={"sampler": "RandomOverSampler"},
+            streaming={"enabled": True, "batch_rows": BATCH_ROWS},
+        )
+    )
+    first = Path(rebalance_dataset(config))
+    second = Path(rebalance_dataset(config, force=True))
+
+    assert first != second
+    for name in ("train.parquet", "val.parquet", "test.parquet"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
