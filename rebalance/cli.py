@@ -137,10 +137,13 @@ def validate(config: RunConfig, /) -> str:
     modality = modality_for(config.modality)
     method = modality.check_config(config)
     ingested = modality.ingest(config)
+    # A run folder of its own: validation writes its report there (and a streamed table's
+    # scratch copy beside it), all removed on the way out.
     with tempfile.TemporaryDirectory(prefix="rebalance-validate-") as scratch:
-        checked = modality.validate(ingested, config, Path(scratch))
+        checked = modality.validate(ingested, config, Path(scratch) / "validation")
+        columns = checked.frame.collect_schema().items()
+        schema = ", ".join(f"{name}: {dtype}" for name, dtype in columns)
     counts = {str(name): count for name, count in checked.class_counts.items()}
-    schema = ", ".join(f"{name}: {dtype}" for name, dtype in checked.frame.schema.items())
     with_nulls = {name: count for name, count in checked.null_counts.items() if count}
     lines = [
         f"source: {config.source} ({ingested.rows_read} samples)",

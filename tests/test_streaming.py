@@ -1,6 +1,7 @@
 """Streamed tables (`streaming.enabled`): the same split and rows as in memory, in batches."""
 
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,19 @@ def test_a_forced_streamed_rerun_writes_byte_identical_files(prefect_harness, lo
     assert first != second
     for name in ("train.parquet", "val.parquet", "test.parquet"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_validate_command_streams_and_leaves_no_scratch_file(tmp_path, monkeypatch):
+    from rebalance.cli import validate
+
+    _hostile_loans().write_csv(tmp_path / "loans.csv")
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+
+    summary = validate(_config(tmp_path, validation={"null_policy": "drop"}))
+
+    assert "classes: {'Approved': " in summary
+    assert "samples dropped: 1" in summary
+    assert summary.splitlines()[-1] == "valid"
+    assert list(scratch_root.iterdir()) == []
