@@ -103,7 +103,10 @@ class ShardedTranslation:
         spec = getattr(translator, "spec", None)
         if not texts or spec is None or not _in_flow_run() or not _spreads(self.config.runner):
             return translator.translate(texts, seed=seed)
-        shards = plan_shards(translator, texts)
+        # Widest first: a batch's cost grows with its texts (each decoding step runs every
+        # row through the 58k-wide output layer), and Dask starts tasks in the order given,
+        # so the big ones start early and the small ones fill the gaps at the end.
+        shards = sorted(plan_shards(translator, texts), key=len, reverse=True)
         results: list[Translation | None] = [None] * len(texts)
         futures = self._started().map(
             with_policy(translate_shard_task, self.config),

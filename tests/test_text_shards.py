@@ -1,6 +1,7 @@
 """Back-translation in shards of whole token batches: coverage, order and identical outputs."""
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_shards_are_whole_token_batches_covering_every_text_once_longest_first(m
         assert 1 <= len(shard) <= 4
         assert len(shard) * lengths[shard[0]] <= 64 or len(shard) == 1
     # Ties keep the texts' order (a stable sort), so a rerun plans the same shards.
-    for left, right in zip(flat, flat[1:]):
+    for left, right in itertools.pairwise(flat):
         assert lengths[left] > lengths[right] or left < right
 
 
