@@ -104,13 +104,14 @@ class ClassWeightsConfig(_Section):
 
 
 class RunnerConfig(_Section):
-    """Where the parallel work of a run (image augmentation shards) runs."""
+    """Where the parallel work of a run (image augmentation, translation shards) runs."""
 
     kind: Literal["threads", "dask"] = Field(
         "threads",
         description="`threads`: a thread pool in the flow's process (the GIL limits it to about "
-        "one core for image shards). `dask`: Dask worker processes through prefect-dask, a "
-        "local cluster of `workers` processes, or the cluster at `address`.",
+        "one core for image shards; translation stays in the flow's process). `dask`: Dask "
+        "worker processes through prefect-dask, a local cluster of `workers` processes, or the "
+        "cluster at `address`.",
     )
     workers: int | None = Field(
         None,

@@ -1,4 +1,4 @@
-"""The Prefect task runner a run's parallel work (image augmentation shards) is mapped on.
+"""The Prefect task runner a run's parallel work (image and translation shards) is mapped on.
 
 `runner.kind: threads` is Prefect's thread pool in the flow's process; `dask` is prefect-dask's
 `DaskTaskRunner`: a temporary local cluster of single-threaded worker processes, or a running

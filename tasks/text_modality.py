@@ -40,6 +40,7 @@ from tasks.paraphrase import (
 )
 from tasks.split import class_counts
 from tasks.text_ingest import normalise_text, normalised_text_expr, read_texts
+from tasks.text_shards import ShardedTranslation
 from tasks.translation_cache import TranslationCache
 from tasks.translators import Decoding, ModelUnavailable, Runtime, check_local_model
 
@@ -252,7 +253,10 @@ def _back_translate(
 ) -> tuple[list[Row], dict[object, ClassStats], dict[str, Any], str]:
     options = job.config.rebalance
     decoding = _decoding(job.config)
-    cache = TranslationCache(options.cache_dir or job.config.output / ".translation-cache")
+    sharded = ShardedTranslation(job.config)
+    cache = TranslationCache(
+        options.cache_dir or job.config.output / ".translation-cache", run=sharded
+    )
     truncated: Counter = Counter()
     produce = back_translator(
         translators,
@@ -265,14 +269,15 @@ def _back_translate(
     rounds = variants(
         options.pivots, samples_per_pivot=options.samples_per_pivot, do_sample=options.do_sample
     )
-    accepted, stats = paraphrase(
-        job.sources,
-        job.needed,
-        variants=rounds,
-        produce=produce,
-        gate=job.gate,
-        existing=job.existing,
-    )
+    with sharded:  # a Dask runner starts at the first miss and stops here
+        accepted, stats = paraphrase(
+            job.sources,
+            job.needed,
+            variants=rounds,
+            produce=produce,
+            gate=job.gate,
+            existing=job.existing,
+        )
     written = cache.flush()
     extra = {
         "method_label": "back_translation (MarianMT)",
@@ -289,6 +294,7 @@ def _back_translate(
             "entries_written": written,
         },
         "texts_translated": sum(t.texts_generated for t in translators.values()),
+        "translate_shards": sharded.shards_run,
     }
     rows = []
     for candidate in accepted:

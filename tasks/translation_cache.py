@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,19 @@ def text_key(text: str, /, *, seed: int | None, sample: int) -> str:
 class TranslationCache:
     """Cached translations under `folder`, one namespace per (model, decoding options)."""
 
-    def __init__(self, folder: Path, /, *, lock_timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        /,
+        *,
+        lock_timeout: float = 600.0,
+        run: Callable[..., list[Translation]] | None = None,
+    ) -> None:
+        """`run(translator, texts, seed=...)` translates the misses (default: in this process,
+        `translator.translate`); `tasks.text_shards.ShardedTranslation` spreads them."""
         self.folder = folder
         self.lock_timeout = lock_timeout
+        self.run = run or _translate_here
         self._loaded: dict[str, dict[str, dict[str, Any]]] = {}
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
         self._meta: dict[str, dict[str, Any]] = {}
@@ -98,8 +108,8 @@ class TranslationCache:
         self.misses += sum(1 for key in keys if key not in known)
         if missing:
             by_key = dict(zip(keys, texts, strict=True))
-            new = translator.translate(
-                [by_key[key] for key in missing], seed=(seed or 0) * 1000 + sample
+            new = self.run(
+                translator, [by_key[key] for key in missing], seed=(seed or 0) * 1000 + sample
             )
             for key, result in zip(missing, new, strict=True):
                 entry = {"key": key, "text": result.text, "truncated": result.truncated}
@@ -178,6 +188,10 @@ class TranslationCache:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _translate_here(translator: Translator, texts: list[str], /, *, seed: int) -> list[Translation]:
+    return translator.translate(texts, seed=seed)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -89,6 +89,27 @@ class Runtime:
     max_batch_tokens: int = 4096
 
 
+@dataclass(frozen=True)
+class MarianSpec:
+    """`load_marian`'s arguments: hashable and picklable, to load the model in a worker."""
+
+    name: str
+    revision: str | None
+    local_files_only: bool
+    decoding: Decoding
+    runtime: Runtime
+
+    def load(self) -> MarianTranslator:
+        """A fresh `load_marian` with these arguments."""
+        return load_marian(
+            self.name,
+            revision=self.revision,
+            local_files_only=self.local_files_only,
+            decoding=self.decoding,
+            runtime=self.runtime,
+        )
+
+
 class MarianTranslator:
     """A MarianMT model and its tokenizer, with length-sorted, token-budget batches."""
 
@@ -114,15 +135,22 @@ class MarianTranslator:
         self.generate_kwargs = decoding.generate_kwargs() | {
             "max_new_tokens": min(decoding.max_new_tokens, model.config.max_position_embeddings - 1)
         }
+        # How to load this model again in another process (set by `load_marian`).
+        self.spec: MarianSpec | None = None
         # What the cache saved shows here: texts really sent to generate, and the calls.
         self.texts_generated = 0
         self.generate_calls = 0
 
-    def translate(self, texts: Sequence[str], /, *, seed: int) -> list[Translation]:
-        import torch
+    def batches(self, texts: Sequence[str], /) -> list[list[int]]:
+        """The indices of `texts` in each `generate` call, in the order `translate` runs them.
 
-        if not texts:
-            return []
+        Translating one batch's texts alone (in this order) makes that very batch again, with
+        the same seed: the shards of `tasks.text_shards` are whole batches for that reason.
+        """
+        ids, _ = self._input_ids(texts)
+        return self._batches(ids)
+
+    def _input_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
         ids = self.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
         eos = self.tokenizer.eos_token_id
         truncated = [len(row) > self.max_input_tokens for row in ids]
@@ -131,17 +159,27 @@ class MarianTranslator:
             [*row[: self.max_input_tokens - 1], eos] if cut else row
             for row, cut in zip(ids, truncated, strict=True)
         ]
-        # Longest first: batches of similar lengths waste little on padding.
+        return ids, truncated
+
+    def _batches(self, ids: list[list[int]]) -> list[list[int]]:
+        # Longest first (a stable sort): batches of similar lengths waste little on padding.
         order = sorted(range(len(ids)), key=lambda index: -len(ids[index]))
-        outputs: list[str] = [""] * len(ids)
-        batches = token_batches(
+        bounds = token_batches(
             [len(ids[index]) for index in order],
             batch_size=self.runtime.batch_size,
             max_batch_tokens=self.runtime.max_batch_tokens,
         )
-        for start, stop in batches:
+        return [order[start:stop] for start, stop in bounds]
+
+    def translate(self, texts: Sequence[str], /, *, seed: int) -> list[Translation]:
+        import torch
+
+        if not texts:
+            return []
+        ids, truncated = self._input_ids(texts)
+        outputs: list[str] = [""] * len(ids)
+        for batch in self._batches(ids):
             faults.inject("translate-batch")
-            batch = order[start:stop]
             padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
             padded = {name: tensor.to(self.device) for name, tensor in padded.items()}
             batch_seed = _batch_seed(seed, [texts[i] for i in batch])
@@ -320,9 +358,11 @@ def load_marian(
         model = model.half()
     model.eval()
     model_id = f"{name}@{_revision(name, path, revision)}"
-    return MarianTranslator(
+    translator = MarianTranslator(
         model, tokenizer, model_id=model_id, decoding=decoding, runtime=runtime, device=device
     )
+    translator.spec = MarianSpec(name, revision, local_files_only, decoding, runtime)
+    return translator
 
 
 def _unavailable(name: str, exc: Exception) -> ModelUnavailable:
