@@ -15,7 +15,7 @@ import polars as pl
 from rebalance.errors import RebalanceError
 from tasks.ingest import file_sha256
 from tasks.manifest import MANIFEST_FILE, counts_by_name
-from tasks.modality import SYNTHETIC
+from tasks.modality import SYNTHETIC, row_count
 from tasks.split import label_counts
 from tasks.streaming import batches
 
@@ -106,7 +106,7 @@ def _check_originals(originals: pl.LazyFrame, split_train: pl.LazyFrame, manifes
     joined = kept.join(available, on=kept.columns[0], how="left", suffix="_split")
     if joined["count_split"].is_null().any() or (joined["count"] > joined["count_split"]).any():
         _fail("train.parquet holds an original sample that is not in the training split")
-    removed = _collect(split_train, pl.len()) - _collect(originals, pl.len())
+    removed = row_count(split_train) - row_count(originals)
     if removed != manifest["rows"].get("removed_by_sampler", 0):
         _fail(
             f"train.parquet lost {removed} original samples, but the manifest records "

@@ -88,7 +88,7 @@ def validate_table_batches(
     missing = ~pl.any_horizontal(_missing(schema, name) for name in columns.kept)
     kept_rows = read_rows = 0
     infinite: dict[str, int] = {}
-    label_counts: dict[object, int] = {}
+    label_counts: list[pl.DataFrame] = []
 
     def counted_batches() -> Iterator[pl.DataFrame]:
         nonlocal kept_rows, read_rows
@@ -98,8 +98,7 @@ def validate_table_batches(
             kept_rows += kept.height
             for name, count in _infinite_counts(kept, columns).items():
                 infinite[name] = infinite.get(name, 0) + count
-            for name, count in class_counts(kept[columns.label]).items():
-                label_counts[name] = label_counts.get(name, 0) + count
+            label_counts.append(kept[columns.label].value_counts(sort=False))
             yield batch
 
     with reading(source):
@@ -113,7 +112,14 @@ def validate_table_batches(
         raise _nothing_left(read_rows, with_nulls)
     for name, count in infinite.items():
         raise _infinite_values(name, count)
-    counts = dict(sorted(label_counts.items(), key=lambda item: _sort_key(item[0])))
+    # The batches' counts summed, in class_counts' order (polars' sort of the label).
+    summed = (
+        pl.concat(label_counts)
+        .group_by(columns.label)
+        .agg(pl.col("count").sum())
+        .sort(columns.label)
+    )
+    counts = dict(zip(summed[columns.label].to_list(), summed["count"].to_list(), strict=True))
     check_class_sizes(counts, label=columns.label)
     return CheckedTable(
         frame=frame.filter(missing) if with_nulls else frame,
@@ -121,11 +127,6 @@ def validate_table_batches(
         null_counts=result.null_counts,
         class_counts=counts,
     )
-
-
-def _sort_key(name: object) -> tuple[bool, object]:
-    # class_counts' order (polars sorts nulls first); one label column has one type.
-    return (name is not None, name)
 
 
 def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> ValidationFailed:
