@@ -63,9 +63,11 @@ serve: install
 # the same run; each prints its sizes, the machine and its ratios. Add a modality's
 # benchmark as one more script there.
 bench: install
-	@set -e; for script in benchmarks/[!_]*.py; do \
-		echo; echo "### $$script"; $(BIN)/python $$script; \
-	done
+	@set -e; started=$$(date +%s); for script in benchmarks/[!_]*.py; do \
+		echo; echo "### $$script"; begun=$$(date +%s); $(BIN)/python $$script; \
+		echo "### $$script took $$(( $$(date +%s) - begun )) s"; \
+	done; \
+	echo; echo "### make bench: every script in $$(( $$(date +%s) - started )) s (target: under 1200 s)"
 
 clean:
 	rm -rf $(VENV) outputs

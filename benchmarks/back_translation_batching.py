@@ -15,14 +15,19 @@ on the model's generation config, so all three ways do the same decoding work): 
 model's output length is arbitrary, and early stops would make the ratios meaningless.
 Greedy outputs must be identical; those that differ are counted and printed.
 
-Budget: under 4 minutes on the shared 2-core build machine with the defaults (12 new
-tokens, 2 rounds, 1 torch thread). One at a time costs ~0.5 s per sentence there, so it runs
-on `--single` (48) of the 512 sentences, every 10th (the same length mix), split between the
-rounds; its rate is sentences per second on that subset. Ours runs on all 512 each
-round; fixed batches run on a contiguous share of them each round (all 512 over the rounds,
-in input order). Rounds alternate the order of the ways; medians and ranges are printed. One
-thread because the machine is shared: torch's two OpenMP threads stall whenever another
-process takes a core (3-5x slower and erratic); `--num-threads 0` uses torch's default.
+Then the same model translates the first `--dask-texts` (384) sentences as shards on a local
+Dask cluster, one worker process against two (`_dask_translation.py`; `--dask-texts 0` skips
+it). Both parts share one model build, and the Dask part one cluster.
+
+Budget: about 4 minutes on the shared 2-core build machine with the defaults (12 new
+tokens, 2 rounds, 1 torch thread), and 1.5 more for the Dask part. One at a time costs
+~0.5 s per sentence there, so it runs on `--single` (48) of the 512 sentences, every 10th
+(the same length mix), split between the rounds; its rate is sentences per second on that
+subset. Ours runs on all 512 each round; fixed batches run on a contiguous share of them each
+round (all 512 over the rounds, in input order). Rounds alternate the order of the ways;
+medians and ranges are printed. One thread because the machine is shared: torch's two OpenMP
+threads stall whenever another process takes a core (3-5x slower and erratic);
+`--num-threads 0` uses torch's default.
 
     PYTHONPATH=. .venv/bin/python benchmarks/back_translation_batching.py [--rounds 3]
 """
@@ -41,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import machine, spread
+from benchmarks._dask_translation import measure_dask_shards
 
 SYLLABLES = ["ka", "to", "ri", "men", "sa", "lo", "ver", "in", "de", "ar", "ul", "pe", "no"]
 SYLLABLES += ["sch", "ei", "au", "ter", "ung", "bar", "lich", "ma", "ge"]
@@ -106,9 +112,21 @@ def main() -> None:
         "--num-threads", type=int, default=1, help="torch threads (0: torch's default)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--dask-texts", type=int, default=384, help="sentences sharded on Dask (0: skip)"
+    )
+    parser.add_argument("--dask-rounds", type=int, default=1)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        if not measure(args, Path(scratch)):
+            sys.exit(1)
+
+
+def measure(args: argparse.Namespace, scratch: Path) -> bool:
+    """Print every figure; False when the Dask part's check fails (outputs, workers used)."""
 
     import torch
+    from transformers import GenerationConfig
 
     from rebalance.config import TextRebalanceConfig
     from tasks.translators import Decoding, Runtime, load_marian
@@ -124,16 +142,20 @@ def main() -> None:
     decoding = Decoding(
         max_new_tokens=args.new_tokens, num_beams=1, do_sample=False, top_p=1, temperature=1
     )
-    with tempfile.TemporaryDirectory() as scratch:
-        name = args.model
-        started = time.perf_counter()
-        if name is None:
-            corpus = sentences(5000, seed=args.seed + 1)
-            name = str(build_marian(Path(scratch) / "opus-mt-en-de", corpus=corpus, size=OPUS_MT))
-        translator = load_marian(
-            name, revision=None, local_files_only=True, decoding=decoding, runtime=runtime
-        )
-        built = time.perf_counter() - started
+    name = args.model
+    started = time.perf_counter()
+    if name is None:
+        corpus = sentences(5000, seed=args.seed + 1)
+        folder = build_marian(scratch / "opus-mt-en-de", corpus=corpus, size=OPUS_MT)
+        # Saved for the Dask workers, which load the folder (set on the model below too).
+        generation = GenerationConfig.from_pretrained(folder)
+        generation.min_new_tokens = args.new_tokens
+        generation.save_pretrained(folder)
+        name = str(folder)
+    translator = load_marian(
+        name, revision=None, local_files_only=True, decoding=decoding, runtime=runtime
+    )
+    built = time.perf_counter() - started
     model, tokenizer = translator.model, translator.tokenizer
     # Fixed output length for every way: EOS is masked until max_new_tokens.
     model.generation_config.min_new_tokens = args.new_tokens
@@ -205,6 +227,18 @@ def main() -> None:
         f"outputs differing from ours: {counts['fixed']} of {len(outputs['fixed'])} "
         f"(fixed batches), {counts['single']} of {len(outputs['single'])} (one at a time); "
         f"{len(set(outputs['ours'].values()))} distinct outputs among {len(texts)}"
+    )
+    if not args.dask_texts:
+        return True
+    if args.model is not None:
+        print("Dask shards: skipped (they need the model built here, min_new_tokens saved)")
+        return True
+    return measure_dask_shards(
+        Path(name),
+        texts[: args.dask_texts],
+        new_tokens=args.new_tokens,
+        rounds=args.dask_rounds,
+        spread=spread,
     )
 
 

@@ -9,6 +9,8 @@ seed) through the default pipeline (`build_pipeline(None, seed=0)`):
 2. two workers: the shards mapped on two threads in one process (`runner.kind: threads`), and
    on Dask clusters of one and two worker processes (`runner.kind: dask`), alternately.
    Cluster start-up is timed apart: a run with a temporary local cluster pays it once.
+3. why two workers fall short of 2x on two cores: one worker with OpenCV limited to one
+   thread shows how much of the second core a single worker already takes.
 
     PYTHONPATH=. .venv/bin/python benchmarks/image_augment_throughput.py [--rounds 3]
 """
@@ -134,6 +136,14 @@ def main() -> None:
             for shard in shards_of(sources, out):
                 augment_shard(shard, pipeline)
 
+        def ours_one_opencv_thread(out: Path) -> None:
+            threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            try:
+                ours(out)
+            finally:
+                cv2.setNumThreads(threads)
+
         def two_threads(out: Path) -> None:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(
@@ -165,7 +175,7 @@ def main() -> None:
             return run
 
         times: dict[str, list[float]] = {
-            name: [] for name in ("bare", "ours", "threads2", "dask1", "dask2")
+            name: [] for name in ("bare", "ours", "threads2", "dask1", "dask2", "ours_cv1")
         }
         runs = {
             "bare": lambda out: bare_loop(sources, out),
@@ -173,6 +183,7 @@ def main() -> None:
             "threads2": two_threads,
             "dask1": on_dask(1),
             "dask2": on_dask(2),
+            "ours_cv1": ours_one_opencv_thread,
         }
         for _ in range(args.rounds):
             for name, run in runs.items():
@@ -196,6 +207,7 @@ def main() -> None:
     print(f"two threads  ours, runner.kind threads:       {rate(times['threads2'])}")
     print(f"Dask 1 proc  ours, runner.kind dask:          {rate(times['dask1'])}")
     print(f"Dask 2 procs ours, runner.kind dask:          {rate(times['dask2'])}")
+    print(f"one worker   ours, OpenCV 1 thread:           {rate(times['ours_cv1'])}")
     print(f"cluster start, first shard: 1 proc {startup[1]:.1f} s, 2 procs {startup[2]:.1f} s")
     for what, top, bottom, target in (
         ("ours / bare loop, one worker", "ours", "bare", 0.9),
@@ -204,6 +216,10 @@ def main() -> None:
         ("Dask 2 procs / ours, one worker", "dask2", "ours", 1.7),
     ):
         print(f"{what + ':':34s} {median[top] / median[bottom]:.2f}x (target >= {target})")
+    print(
+        f"OpenCV's own threads already give one worker {median['ours'] / median['ours_cv1']:.2f}x"
+        " over one thread: a second worker on two cores has that much less to add"
+    )
 
 
 if __name__ == "__main__":
