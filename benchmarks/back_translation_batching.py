@@ -19,15 +19,15 @@ Then the same model translates the first `--dask-texts` (384) sentences as shard
 Dask cluster, one worker process against two (`_dask_translation.py`; `--dask-texts 0` skips
 it). Both parts share one model build, and the Dask part one cluster.
 
-Budget: about 4 minutes on the shared 2-core build machine with the defaults (12 new
+Budget: about 3 minutes on the shared 2-core build machine with the defaults (12 new
 tokens, 2 rounds, 1 torch thread), and 1.5 more for the Dask part. One at a time costs
 ~0.5 s per sentence there, so it runs on `--single` (48) of the 512 sentences, every 10th
 (the same length mix), split between the rounds; its rate is sentences per second on that
-subset. Ours runs on all 512 each round; fixed batches run on a contiguous share of them each
-round (all 512 over the rounds, in input order). Rounds alternate the order of the ways;
-medians and ranges are printed. One thread because the machine is shared: torch's two OpenMP
-threads stall whenever another process takes a core (3-5x slower and erratic);
-`--num-threads 0` uses torch's default.
+subset. Ours and fixed batches run on the same contiguous share of them each round (all 512
+over the rounds, in input order), so each round compares them on the same sentences. Rounds
+alternate the order of the ways; medians and ranges are printed. One thread because the
+machine is shared: torch's two OpenMP threads stall whenever another process takes a core
+(3-5x slower and erratic); `--num-threads 0` uses torch's default.
 
     PYTHONPATH=. .venv/bin/python benchmarks/back_translation_batching.py [--rounds 3]
 """
@@ -177,7 +177,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> bool:
 
     step = max(len(texts) // args.single, 1)
     single_indices = list(range(0, len(texts), step))[: args.single]
-    # Each round: ours on all sentences, the baselines on their share of them.
+    # Each round: ours and fixed batches on the same share, one at a time on its own subset.
     shares = {
         "single": [single_indices[r :: args.rounds] for r in range(args.rounds)],
         "fixed": [
@@ -203,7 +203,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> bool:
             order.reverse()
         report = []
         for way in order:
-            indices = shares[way][round_index] if way in shares else list(range(len(texts)))
+            indices = shares["fixed" if way == "ours" else way][round_index]
             spent, out = timed(lambda w=way, i=indices: run(w, i))
             per_sentence[way].append(spent / len(indices))
             outputs[way].update(zip(indices, out, strict=True))
