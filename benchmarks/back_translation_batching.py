@@ -243,7 +243,6 @@ def measure(args: argparse.Namespace, scratch: Path) -> bool:
         texts[: args.dask_texts],
         new_tokens=args.new_tokens,
         rounds=args.dask_rounds,
-        spread=spread,
     )
 
 
