@@ -4,7 +4,7 @@ Run by `back_translation_batching.py` after its in-process measurements, on the 
 opus-mt-sized model folder (built there; `min_new_tokens` is saved in its
 generation_config.json, so every worker does the same decoding work) and the first `--dask-texts`
 of its sentences. The flow's process plans the shards as a run does
-(`tasks.text_shards.plan_shards`: one token batch each, the product's default `batch_size` and
+(`tasks.text.shards.plan_shards`: one token batch each, the product's default `batch_size` and
 `max_batch_tokens`), and each shard runs `translate_shard`, the function every
 `translate-shard` task runs, on a local cluster of two single-threaded worker processes
 (`runner.kind: dask`): all shards on one worker (pinned to it), then on both, alternately by
@@ -45,9 +45,9 @@ def measure_dask_shards(
 
     from benchmarks._common import spread
     from rebalance.config import TextRebalanceConfig
-    from rebalance.runner import LOCAL_WORKER_ENVIRONMENT
-    from tasks.text_shards import plan_shards, translate_shard, worker_translator
-    from tasks.translators import Decoding, Runtime, load_marian
+    from tasks.core.runners import LOCAL_WORKER_ENVIRONMENT
+    from tasks.text.shards import plan_shards, translate_shard, worker_translator
+    from tasks.text.translators import Decoding, Runtime, load_marian
 
     defaults = TextRebalanceConfig.model_fields
     runtime = Runtime(
@@ -65,7 +65,9 @@ def measure_dask_shards(
     # Widest first, as `ShardedTranslation` maps them.
     shards = sorted(plan_shards(translator, texts), key=len, reverse=True)
     shard_texts = [[texts[index] for index in shard] for shard in shards]
-    run = functools.partial(translate_shard, translator.spec, seed=0, model_id=translator.model_id)
+    run = functools.partial(
+        translate_shard, spec=translator.spec, seed=0, model_id=translator.model_id
+    )
 
     seconds: dict[int, list[float]] = {1: [], 2: []}
     outputs: dict[int, list[str]] = {}

@@ -7,7 +7,7 @@ downloaded; see `tests.marian_models.OPUS_MT`) translates 512 seeded mixed-lengt
 
 - one at a time: `generate` per sentence, the usual back-translation script;
 - fixed batches of 32: in input order, padded to the longest of each batch;
-- ours: `tasks.translators.load_marian(...).translate`, the product's real path with its
+- ours: `tasks.text.translators.load_marian(...).translate`, the product's real path with its
   default `batch_size` (what `TranslationCache.translate` calls with a round's new texts).
 
 Every sentence gets exactly `--new-tokens` tokens (`min_new_tokens` == `max_new_tokens`, set
@@ -133,7 +133,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> bool:
     from transformers import GenerationConfig
 
     from rebalance.config import TextRebalanceConfig
-    from tasks.translators import Decoding, Runtime, load_marian
+    from tasks.text.translators import Decoding, Runtime, load_marian
     from tests.marian_models import OPUS_MT, build_marian
 
     texts = sentences(args.texts, seed=args.seed)

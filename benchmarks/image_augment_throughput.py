@@ -38,8 +38,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks._common import machine, spread  # noqa: E402
-from tasks.image_augment import build_pipeline, image_seed, pipeline_dict  # noqa: E402
-from tasks.image_modality import augment_shard  # noqa: E402
+from tasks.images.augment import augment_shard, image_seed  # noqa: E402
+from tasks.images.pipeline import build_pipeline, pipeline_dict  # noqa: E402
 
 IMAGES = 500
 SHARD_SIZE = 32
@@ -122,7 +122,7 @@ def main() -> None:
     import dask
     from distributed import Client, LocalCluster
 
-    from rebalance.runner import LOCAL_WORKER_ENVIRONMENT
+    from tasks.core.runners import LOCAL_WORKER_ENVIRONMENT
 
     dask.config.set(LOCAL_WORKER_ENVIRONMENT)  # as `runner.kind: dask` starts its workers
 

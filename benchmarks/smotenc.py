@@ -99,10 +99,10 @@ class _Parts:
 
 def main() -> None:
     import numpy as np
+    import tasks.vectorised_smote as vectorised
     from imblearn.over_sampling import SMOTENC
 
-    import tasks.vectorised_smote as vectorised
-    from tasks.vectorised_smote import VectorisedSMOTENC
+    from tasks.tabular.vectorised_smote import VectorisedSMOTENC
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=f"100000,{LARGE}", help="comma-separated row counts")

@@ -1,40 +1,18 @@
 """The pipeline flow: ingest → validate → split → rebalance train → report → publish.
 
-It only composes tasks; the work is in `tasks/` and `validations/`.
+It only composes the tasks of `tasks/steps.py`; the work is in the modality packages,
+`tasks/run/` and `validations/`.
 """
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-
-from prefect import flow, get_run_logger, runtime
+from prefect import flow, get_run_logger
 
 from rebalance.config import ImageConfig, TabularConfig, TextConfig
-from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks import steps
-from tasks.class_weights import class_weights
-from tasks.manifest import build_manifest, utc_now
-from tasks.ready import DeploymentName, announce_ready
-from tasks.run_folder import (
-    discard_run_folder,
-    new_run_id,
-    open_run_folder,
-)
-from tasks.split import label_counts
-
-
-@contextmanager
-def _timed(timings: dict[str, float], name: str):
-    """Time a step, and name it on an unexpected error so the CLI can say which step failed."""
-    started = time.perf_counter()
-    try:
-        yield
-    except Exception as exc:
-        if not isinstance(exc, RebalanceError):
-            exc.add_note(f"{STEP_NOTE}{name}")
-        raise
-    timings[name] = time.perf_counter() - started
+from tasks.core.retry import with_policy
+from tasks.run.manifest import utc_now
+from tasks.run.ready import DeploymentName
 
 
 @flow(name="rebalance-dataset", flow_run_name="{config.name}")
@@ -58,39 +36,35 @@ def rebalance_dataset(
         force: Run even when data, config and libraries are unchanged since `latest`
             (otherwise that run is reused: nothing is written, no event is emitted).
     """
-    logger = get_run_logger()
     timings: dict[str, float] = {}
     started_at = utc_now()
-    with _timed(timings, "check-config"):
-        steps.with_policy(steps.check_config, config)(config)
-    with _timed(timings, "check-unchanged"):
-        rerun = steps.with_policy(steps.check_unchanged, config)(config, force=force)
+    with steps.timed(timings, "check-config"):
+        with_policy(steps.check_config, config)(config)
+    with steps.timed(timings, "check-unchanged"):
+        rerun = with_policy(steps.check_unchanged, config)(config, force=force)
     if rerun.reusable is not None:
         return rerun.reusable
-    folder = open_run_folder(config.dataset_dir, run_id=new_run_id())
-    logger.info("run %s writes into %s", folder.run_id, folder.temp)
+    folder = steps.open_run(config)
     try:
-        with _timed(timings, "ingest"):
-            ingested = steps.with_policy(steps.ingest, config)(config)
-        with _timed(timings, "validate"):
-            checked = steps.with_policy(steps.validate, config)(ingested, config, folder.temp)
-        with _timed(timings, "split"):
-            splits = steps.with_policy(steps.split, config)(
+        with steps.timed(timings, "ingest"):
+            ingested = with_policy(steps.ingest, config)(config)
+        with steps.timed(timings, "validate"):
+            checked = with_policy(steps.validate, config)(ingested, config, folder.temp)
+        with steps.timed(timings, "split"):
+            splits = with_policy(steps.split, config)(
                 checked.frame, ingested.columns, config, folder.temp
             )
         # From here on the split holds every row: drop the frames as read and as checked,
         # each a whole input's worth of memory at the rebalance step's peak.
         ingested, checked = ingested.without_frame(), checked.without_frame()
-        weights = class_weights(
-            label_counts(splits.train, ingested.columns.label), beta=config.class_weights.beta
-        )
-        with _timed(timings, "rebalance"):
-            resampled = steps.with_policy(steps.rebalance, config)(
+        weights = steps.weights_before_rebalancing(splits, ingested.columns, config)
+        with steps.timed(timings, "rebalance"):
+            resampled = with_policy(steps.rebalance, config)(
                 splits.train, ingested.columns, config, folder.temp
             )
-        manifest = build_manifest(
-            config=config,
-            run_id=folder.run_id,
+        manifest = steps.manifest_of(
+            config,
+            folder=folder,
             started_at=started_at,
             ingested=ingested,
             checked=checked,
@@ -98,25 +72,24 @@ def rebalance_dataset(
             resampled=resampled,
             weights=weights,
             timings=timings,
-            flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
-            fingerprint=None if resampled.fell_back else rerun.fingerprint,
+            fingerprint=rerun.fingerprint,
         )
-        with _timed(timings, "report"):
-            steps.with_policy(steps.report, config)(manifest, folder.temp)
-        with _timed(timings, "verify"):
-            steps.with_policy(steps.verify, config)(folder.temp, splits, ingested.columns, config)
-        with _timed(timings, "publish"):
-            final = steps.with_policy(steps.publish, config)(folder)
+        with steps.timed(timings, "report"):
+            with_policy(steps.report, config)(manifest, folder.temp)
+        with steps.timed(timings, "verify"):
+            with_policy(steps.verify, config)(folder.temp, splits, ingested.columns, config)
+        with steps.timed(timings, "publish"):
+            final = with_policy(steps.publish, config)(folder)
     except BaseException:
-        discard_run_folder(folder)
+        steps.discard_run(folder)
         raise
-    logger.info(
+    get_run_logger().info(
         "published %s: train %s → %s",
         final,
         manifest["counts"]["before"]["train"],
         manifest["counts"]["after"]["train"],
     )
-    announce_ready(
+    steps.announce_ready(
         final,
         name=config.name,
         modality=config.modality,

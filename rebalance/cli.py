@@ -21,7 +21,13 @@ import traceback
 from pathlib import Path
 
 from rebalance.config import RunConfig, load_config
+from rebalance.deployments import serve_deployments
+from rebalance.embedded_server import EmbeddedServer
 from rebalance.errors import STEP_NOTE, RebalanceError
+from tasks.core.classes import imbalance_ratio
+from tasks.registry import modality_for
+from tasks.run.rerun import input_fingerprint, reusable_run
+from tasks.run.rollback import roll_back
 
 # Task runs reach Prefect's database asynchronously; wait this long for them at exit.
 RECORD_TIMEOUT_SECONDS = 60.0
@@ -43,8 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args.prefect_file, debug=args.debug)
     try:
         if args.command == "rollback":
-            from tasks.rollback import roll_back
-
             print(roll_back(load_config(args.config).dataset_dir, to=args.to))
             return 0
         config = load_config(args.config, overrides=args.overrides)
@@ -76,18 +80,16 @@ def _reusable_run(config: RunConfig) -> Path | None:
     The flow checks the same (for deployments); checking here first saves the embedded
     server's start, most of an unchanged nightly rerun's time.
     """
-    from tasks.rerun import input_fingerprint, reusable_run
-
-    return reusable_run(config, input_fingerprint(config))
+    return reusable_run(config, input_fingerprint(config, modality_for(config.modality)))
 
 
 def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> str:
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
-    from rebalance.embedded_server import EmbeddedServer
-
     # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
     server = EmbeddedServer.start_unless_configured()
     try:
+        # Imported here, not at the top: they import Prefect (seconds), which a bad config,
+        # `validate` and `rollback` never need, and which should overlap the server's start.
         from flows.rebalance_flow import rebalance_dataset
         from rebalance.prefect_sync import track_task_runs, wait_until_recorded
 
@@ -121,19 +123,12 @@ def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> st
 
 def _preload(config: RunConfig) -> None:
     """Import the modality's slow libraries now; a failure surfaces in the step instead."""
-    from tasks.modality import modality_for
-
-    preload = getattr(modality_for(config.modality), "preload", None)
-    if preload is not None:
-        with contextlib.suppress(Exception):
-            preload()
+    with contextlib.suppress(Exception):
+        modality_for(config.modality).preload()
 
 
 def validate(config: RunConfig, /) -> str:
     """Ingest and validate only (no Prefect, no outputs); returns a summary to print."""
-    from tasks.modality import modality_for
-    from tasks.report import imbalance_ratio
-
     modality = modality_for(config.modality)
     method = modality.check_config(config)
     ingested = modality.ingest(config)
@@ -151,7 +146,7 @@ def validate(config: RunConfig, /) -> str:
         f"label: {ingested.columns.label}; classes: {counts}; imbalance ratio "
         f"{imbalance_ratio(counts):.2f}",
         f"nulls: {with_nulls or 'none'}; samples dropped: {checked.rows_dropped}",
-        *[f"{key}: {value}" for key, value in checked.extra.items()],
+        *[f"{key}: {value}" for key, value in checked.findings.as_manifest().items()],
         f"rebalancing with: {method or 'none'}",
         "valid",
     ]
@@ -175,8 +170,6 @@ def _describe_unexpected(exc: Exception) -> str:
 
 def _serve(prefect_file: Path, *, debug: bool) -> int:
     """Serve prefect.yaml's deployments from this process (needs PREFECT_API_URL's server)."""
-    from rebalance.deployments import serve_deployments
-
     try:
         serve_deployments(prefect_file)
     except RebalanceError as exc:

@@ -1,87 +1,111 @@
-"""Prefect tasks: thin wrappers that add names, retries and logging to the plain steps.
+"""The flows' Prefect tasks: thin wrappers that add names, retries and logging to plain steps.
 
-Policy lives here. Errors in the user's data or config (`RebalanceError`) are never retried:
-they cannot succeed on a second try. Anything else (a flaky disk, a network share) is
-retried with exponential backoff. No task caches: inputs are whole data frames, and
-hashing them for a cache key would cost more than the step.
+Policy lives here (see `tasks.core.retry`): errors in the user's data or config are never
+retried, anything else is, with exponential backoff. The work is in the modality the registry
+finds for the config, in `tasks.run` and in `validations`. Only `flows/` imports this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from prefect import get_run_logger, task
+from prefect import get_run_logger, runtime, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
-from rebalance import faults
-from rebalance.config import RunConfig
-from rebalance.errors import RebalanceError
-from tasks.ingest import Columns
-from tasks.manifest import write_manifest
-from tasks.modality import (
-    CheckedTable,
-    Ingested,
-    Resampled,
-    count_synthetic,
-    modality_for,
-    row_count,
-)
-from tasks.report import (
-    CHART_FILE,
-    artifact_key,
-    count_rows,
-    png_data_uri,
-    render_chart,
-    render_markdown,
-)
-from tasks.rerun import input_fingerprint, reusable_run
-from tasks.run_folder import RunFolder, publish_run_folder
-from tasks.split import SplitResult, split_frame
-from tasks.streaming import SCRATCH_FILES, split_streaming
+from rebalance.config import CommonConfig
+from rebalance.errors import STEP_NOTE, RebalanceError
+from tasks.core.artifacts import artifact_key
+from tasks.core.classes import label_counts
+from tasks.core.columns import Columns
+from tasks.core.contract import Checked, Ingested, Resampled
+from tasks.core.frames import SCRATCH_FILES, count_synthetic, row_count
+from tasks.core.retry import step
+from tasks.registry import modality_for
+from tasks.run import folder as run_folder
+from tasks.run import ready, training
+from tasks.run.class_weights import class_weights
+from tasks.run.manifest import MANIFEST_FILE, build_manifest, write_manifest
+from tasks.run.report import CHART_FILE, count_rows, png_data_uri, render_chart, render_markdown
+from tasks.run.rerun import input_fingerprint, reusable_run
+from tasks.run.split import SplitResult, split_frame, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes
 
+RunFolder = run_folder.RunFolder
 
-def retry_unless_user_error(task, task_run, state) -> bool:
-    """Prefect retry condition: retry transient faults, never bad input or config."""
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Time a step, and name it on an unexpected error so the CLI can say which step failed."""
+    started = time.perf_counter()
     try:
-        state.result(raise_on_failure=True)
-    except RebalanceError:
-        return False
-    except Exception:
-        return True
-    return True
+        yield
+    except Exception as exc:
+        if not isinstance(exc, RebalanceError):
+            exc.add_note(f"{STEP_NOTE}{name}")
+        raise
+    timings[name] = time.perf_counter() - started
 
 
-def with_policy(step, config: RunConfig):
-    """The task with the run's retry count and exponential backoff."""
-    delays = exponential_backoff(backoff_factor=config.retry_delay_seconds)(config.retries)
-    return step.with_options(retries=config.retries, retry_delay_seconds=delays or 0)
+def open_run(config: CommonConfig) -> RunFolder:
+    """A new run's temporary folder (folders of dead runs are removed first)."""
+    folder = run_folder.open_run_folder(config.dataset_dir, run_id=run_folder.new_run_id())
+    get_run_logger().info("run %s writes into %s", folder.run_id, folder.temp)
+    return folder
 
 
-def _task(name: str):
-    """A pipeline step: no cache, user errors not retried, a fault-injection point."""
-
-    def decorate(fn):
-        @functools.wraps(fn)
-        def step(*args, **kwargs):
-            faults.inject(name)
-            return fn(*args, **kwargs)
-
-        return task(name=name, cache_policy=NO_CACHE, retry_condition_fn=retry_unless_user_error)(
-            step
-        )
-
-    return decorate
+def discard_run(folder: RunFolder) -> None:
+    """Remove a failed run's temporary folder; published runs and `latest` stay as they are."""
+    run_folder.discard_run_folder(folder)
 
 
-@_task("check-config")
-def check_config(config: RunConfig) -> str | None:
-    """Fail fast on a config the modality cannot run (sampler, params...), before reading data."""
+def weights_before_rebalancing(
+    splits: SplitResult, columns: Columns, config: CommonConfig
+) -> dict[str, Any]:
+    """Class weights from the training split as split, for the manifest."""
+    counts = label_counts(splits.train, columns.label)
+    return class_weights(counts, beta=config.class_weights.beta)
+
+
+def manifest_of(
+    config: CommonConfig,
+    *,
+    folder: RunFolder,
+    started_at: str,
+    ingested: Ingested,
+    checked: Checked[Any],
+    splits: SplitResult,
+    resampled: Resampled[Any],
+    weights: dict[str, Any],
+    timings: dict[str, float],
+    fingerprint: str | None,
+) -> dict[str, Any]:
+    """The run's manifest; a run that fell back to an offline method gets no fingerprint, so
+    the next run tries the real method again."""
+    return build_manifest(
+        config=config,
+        run_id=folder.run_id,
+        started_at=started_at,
+        ingested=ingested,
+        checked=checked,
+        splits=splits,
+        resampled=resampled,
+        weights=weights,
+        timings=timings,
+        flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
+        fingerprint=None if resampled.fell_back else fingerprint,
+    )
+
+
+@step("check-config")
+def check_config(config: CommonConfig) -> str | None:
+    """Fail fast on what the config model cannot check alone, before reading data."""
     name = modality_for(config.modality).check_config(config)
     get_run_logger().info("%s rebalancing with: %s", config.modality, name or "none")
     return name
@@ -95,10 +119,10 @@ class RerunCheck:
     reusable: str | None
 
 
-@_task("check-unchanged")
-def check_unchanged(config: RunConfig, force: bool = False) -> RerunCheck:
+@step("check-unchanged")
+def check_unchanged(config: CommonConfig, force: bool = False) -> RerunCheck:
     """Fingerprint the input; find a published run with the same one (unless `force`)."""
-    fingerprint = input_fingerprint(config)
+    fingerprint = input_fingerprint(config, modality_for(config.modality))
     reusable = None if force else reusable_run(config, fingerprint)
     if reusable is not None:
         get_run_logger().info(
@@ -108,8 +132,8 @@ def check_unchanged(config: RunConfig, force: bool = False) -> RerunCheck:
     return RerunCheck(fingerprint, None if reusable is None else str(reusable))
 
 
-@_task("ingest")
-def ingest(config: RunConfig) -> Ingested:
+@step("ingest")
+def ingest(config: CommonConfig) -> Ingested:
     """Read the source into one row per sample, keeping the run's columns."""
     ingested = modality_for(config.modality).ingest(config)
     get_run_logger().info(
@@ -121,8 +145,8 @@ def ingest(config: RunConfig) -> Ingested:
     return ingested
 
 
-@_task("validate")
-def validate(ingested: Ingested, config: RunConfig, run_dir: Path) -> CheckedTable:
+@step("validate")
+def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked[Any]:
     """Great Expectations null check, the modality's checks, and the class-size checks."""
     checked = modality_for(config.modality).validate(ingested, config, run_dir / "validation")
     logger = get_run_logger()
@@ -135,20 +159,21 @@ def validate(ingested: Ingested, config: RunConfig, run_dir: Path) -> CheckedTab
     return checked
 
 
-@_task("split")
+@step("split")
 def split(
-    frame: pl.DataFrame | pl.LazyFrame, columns: Columns, config: RunConfig, run_dir: Path
+    frame: pl.DataFrame | pl.LazyFrame, columns: Columns, config: CommonConfig, run_dir: Path
 ) -> SplitResult:
     """Stratified split; val and test are written here, exactly as split, and never again."""
     modality = modality_for(config.modality)
     if isinstance(frame, pl.LazyFrame):
-        # A streamed table, read from the scratch copy that validation wrote.
+        # A table streamed from the scratch copy that validation wrote: each split is
+        # written as the rows are read.
         result = split_streaming(
             frame,
             label=columns.label,
             fractions=config.split.fractions,
             seed=config.split.seed,
-            group_keys=lambda batch: modality.group_keys(batch, columns, config),
+            group_keys=lambda batch: modality.split_keys(batch, columns, config),
             run_dir=run_dir,
             batch_rows=config.streaming.batch_rows,
         )
@@ -158,7 +183,7 @@ def split(
             label=columns.label,
             fractions=config.split.fractions,
             seed=config.split.seed,
-            group_keys=modality.group_keys(frame, columns, config),
+            group_keys=modality.split_keys(frame, columns, config),
         )
         for name in ("val", "test"):
             modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
@@ -176,10 +201,10 @@ def split(
     return result
 
 
-@_task("rebalance")
+@step("rebalance")
 def rebalance(
-    train: pl.DataFrame | pl.LazyFrame, columns: Columns, config: RunConfig, run_dir: Path
-) -> Resampled:
+    train: pl.DataFrame | pl.LazyFrame, columns: Columns, config: CommonConfig, run_dir: Path
+) -> Resampled[Any]:
     """Rebalance the training split only, and write it."""
     logger = get_run_logger()
     resampled = modality_for(config.modality).rebalance(train, columns, config, run_dir)
@@ -195,11 +220,9 @@ def rebalance(
     return resampled
 
 
-@_task("report")
+@step("report")
 def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     """Write the chart, report.md and manifest.json, and publish the Prefect artifacts."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
     render_chart(manifest, run_dir / CHART_FILE)
     (run_dir / "report.md").write_text(render_markdown(manifest), encoding="utf-8")
     path = write_manifest(manifest, run_dir)
@@ -218,17 +241,18 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     return path
 
 
-@_task("verify")
-def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConfig) -> None:
+@step("verify")
+def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: CommonConfig) -> None:
     """Check the run's invariants on the written files; a broken one stops the publish."""
     modality = modality_for(config.modality)
     check_run_invariants(
         run_dir,
+        manifest=training.read_manifest(run_dir / MANIFEST_FILE),
         label=columns.label,
         split_train=splits.train,
         holdout_sha256=splits.holdout_sha256,
-        sample_keys=lambda frame: modality.group_keys(frame, columns, config),
-        output_columns=getattr(modality, "output_columns", None),
+        sample_keys=lambda frame: modality.split_keys(frame, columns, config),
+        output_columns=modality.output_columns(),
     )
     # A streamed table's copies as ingested and as split: no longer needed.
     for name in SCRATCH_FILES:
@@ -236,7 +260,63 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: RunConf
     get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")
 
 
-@_task("publish")
+@step("publish")
 def publish(folder: RunFolder) -> str:
     """Rename the complete run folder into place and move `latest` to it."""
-    return str(publish_run_folder(folder))
+    return str(run_folder.publish_run_folder(folder))
+
+
+@task(name="announce-ready", cache_policy=NO_CACHE)
+def announce_ready(
+    run_folder: str,
+    /,
+    *,
+    name: str,
+    modality: str,
+    run_id: str,
+    downstream_deployment: str | None = None,
+) -> dict[str, Any]:
+    """Emit `rebalance.dataset.ready`; start `downstream_deployment` without waiting for it."""
+    return ready.announce_ready(
+        run_folder,
+        name=name,
+        modality=modality,
+        run_id=run_id,
+        downstream_deployment=downstream_deployment,
+    )
+
+
+# ---- the example training job (flows/train_classifier.py) ------------------------------------
+
+
+@task(name="check-outputs", cache_policy=NO_CACHE)
+def check_outputs(run_folder: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Every listed file matches its sha256 and every split loads."""
+    return training.check_outputs(run_folder, manifest)
+
+
+@task(name="compare-models", cache_policy=NO_CACHE)
+def compare_models(
+    run_folder: str, manifest: dict[str, Any], use_class_weights: bool, seed: int
+) -> list[dict[str, Any]]:
+    """The same classifier on original vs rebalanced training rows, scored on test."""
+    scores = training.compare_models(
+        run_folder, manifest, use_class_weights=use_class_weights, seed=seed
+    )
+    create_markdown_artifact(
+        key=artifact_key(manifest["name"], "training"),
+        markdown=training.render_scores(manifest["name"], scores),
+        description="Balanced accuracy, macro F1 and recall per class on the test split",
+    )
+    rows = training.score_rows(scores)
+    create_table_artifact(key=artifact_key(manifest["name"], "training-scores"), table=rows)
+    return rows
+
+
+def publish_counts(manifest: dict[str, Any], checked: dict[str, Any]) -> None:
+    """For a run the example job does not train on: the rows and classes of each split."""
+    create_markdown_artifact(
+        key=artifact_key(manifest["name"], "training"),
+        markdown=training.render_counts(manifest["name"], checked),
+        description="The run's outputs load; rows and classes per split",
+    )

@@ -61,7 +61,7 @@ def split_without_prefect(modality, config, run_dir: Path):
 
     Returns (ingested, checked, splits); val and test are written into `run_dir`.
     """
-    from tasks.split import split_frame
+    from tasks.run.split import split_frame
 
     ingested = modality.ingest(config)
     checked = modality.validate(ingested, config, run_dir / "validation")
@@ -71,7 +71,7 @@ def split_without_prefect(modality, config, run_dir: Path):
         label=columns.label,
         fractions=config.split.fractions,
         seed=config.split.seed,
-        group_keys=modality.group_keys(checked.frame, columns, config),
+        group_keys=modality.split_keys(checked.frame, columns, config),
     )
     for name in ("val", "test"):
         modality.write_holdout(splits.frames()[name], name, columns, config, run_dir)

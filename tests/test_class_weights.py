@@ -1,6 +1,6 @@
 import pytest
 
-from tasks.class_weights import balanced_weights, class_weights, effective_number_weights
+from tasks.run.class_weights import balanced_weights, class_weights, effective_number_weights
 
 
 def test_balanced_matches_scikit_learn():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.helpers import loans_frame, write_config
@@ -61,14 +62,17 @@ def test_run_prints_the_folder_last_and_every_task_run_is_recorded(tmp_path, pre
 
 
 def test_a_failed_run_ends_stderr_with_one_sentence_and_no_traceback(tmp_path, prefect_home):
-    loans_frame(60).write_csv(tmp_path / "d.csv")
-    config = write_config(tmp_path, "d.csv", label="Status")
+    # A null label: the config is fine, the run fails in its validate step.
+    frame = loans_frame(60)
+    null_label = pl.when(pl.int_range(pl.len()) == 7).then(None).otherwise(pl.col("status"))
+    frame.with_columns(null_label.alias("status")).write_csv(tmp_path / "d.csv")
+    config = write_config(tmp_path, "d.csv")
 
     done = _rebalance("run", str(config), home=prefect_home)
 
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("rebalance: label column 'Status' is not in")
+    assert last.startswith("rebalance: null values in 'status' (1); fix the data")
     assert "Traceback" not in done.stderr
     assert done.stdout.strip() == "" or not Path(done.stdout.strip().splitlines()[-1]).exists()
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").rglob("*")) == []

@@ -138,7 +138,7 @@ def test_runner_config_builds_prefects_thread_pool_or_prefect_dasks_runner():
     from prefect_dask import DaskTaskRunner
 
     from rebalance.config import RunnerConfig
-    from rebalance.runner import task_runner
+    from tasks.core.runners import task_runner
 
     threads = task_runner(RunnerConfig(workers=3))
     local = task_runner(RunnerConfig(kind="dask", workers=2))
@@ -158,8 +158,8 @@ def test_local_dask_workers_start_without_malloc_trimming(monkeypatch):
 
     import dask
 
-    from rebalance import runner as runner_module
     from rebalance.config import RunnerConfig
+    from tasks.core import runners as runner_module
 
     key = "distributed.nanny.pre-spawn-environ"
     seen = {}

@@ -68,6 +68,7 @@ def test_config_parameters_are_relative_to_the_project_root(monkeypatch):
     assert loans["source"] == "demo/loans.csv"
     assert loans["output"] == "outputs"
     assert loans["rebalance"] == {
+        "random_state": None,
         "sampler": "SMOTE",
         "params": {"sampling_strategy": "auto", "k_neighbors": 5},
     }
@@ -81,7 +82,7 @@ def test_config_parameters_name_an_empty_folder(tmp_path):
 
 
 def test_trigger_parameters_are_the_training_flows_and_the_events_payload():
-    from tasks.ready import ready_payload
+    from tasks.run.ready import ready_payload
 
     entry = ENTRIES["train-on-ready"]
     flow = load_flow_from_entrypoint(entry["entrypoint"], use_placeholder_flow=False)

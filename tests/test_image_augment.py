@@ -12,20 +12,10 @@ from PIL import Image
 
 from rebalance.config import parse_config
 from rebalance.errors import ConfigError
-from tasks.image_augment import (
-    Pixels,
-    augment,
-    build_pipeline,
-    class_targets,
-    encode,
-    image_seed,
-    load_pixels,
-    pillow_pixels,
-    pipeline_dict,
-    plain_jpeg_components,
-    round_robin,
-    save_pipeline,
-)
+from tasks.core.targets import class_targets
+from tasks.images.augment import augment, image_seed, round_robin
+from tasks.images.pipeline import build_pipeline, pipeline_dict, save_pipeline
+from tasks.images.pixels import Pixels, encode, load_pixels, pillow_pixels, plain_jpeg_components
 from tests.image_helpers import (
     pattern,
     write_animated,
@@ -62,7 +52,10 @@ def test_pipeline_from_names_and_their_own_params():
     [
         (["HorizontalFlipp"], r"\[0\]: 'HorizontalFlipp' is not an albumentations transform"),
         (["Compose"], "is not an albumentations transform"),
-        ([{"Rotate": {"limt": 10}}], r"\[0\]: Rotate has no parameter 'limt'; its parameters"),
+        (
+            [{"Rotate": {"limt": 10}}],
+            r"\[0\]: Rotate has no parameter 'limt' \(did you mean 'limit'\?\); its parameters",
+        ),
         ([{"Rotate": {"limit": "x"}}], r"\[0\]: invalid parameters for Rotate"),
         ([{"A": {}, "B": {}}], r"must be a transform name or"),
         ([{"RandomSizedBBoxSafeCrop": {"height": 8, "width": 8}}], "fail on a RGB image"),
@@ -137,7 +130,7 @@ def test_class_targets_majority_number_and_mapping():
     assert class_targets(counts, 6) == {"a": 6, "b": 6, "c": 6}
     assert class_targets(counts, {"c": 5}) == {"a": 10, "b": 4, "c": 5}
     assert class_targets({1: 3, 2: 1}, {"2": 3}) == {1: 3, 2: 3}
-    with pytest.raises(ConfigError, match=r"class\(es\) 'd' .* classes are a, b, c"):
+    with pytest.raises(ConfigError, match=r"class\(es\) 'd'.* classes are a, b, c"):
         class_targets(counts, {"d": 5})
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from rebalance.errors import DataError, ValidationFailed
-from tasks.image_index import read_index
+from tasks.images.index import read_index
 from tests.image_helpers import (
     image_tree,
     write_animated,
@@ -18,7 +18,7 @@ from tests.image_helpers import (
     write_rotated_jpeg,
     write_zero_width_png,
 )
-from validations.image_checks import decode, validate_images
+from validations.images import Duplicates, decode, validate_images
 
 
 def _truncated(path):
@@ -115,6 +115,8 @@ def test_an_unreadable_file_is_named_with_the_permission_fix(tmp_path, monkeypat
     arguments = {
         "root": root,
         "label": "label",
+        "path_column": "path",
+        "hash_column": "sha256",
         "null_policy": "fail",
         "max_pixels": 10_000,
         "dataset": "t",
@@ -133,7 +135,7 @@ def test_an_unreadable_file_is_named_with_the_permission_fix(tmp_path, monkeypat
     assert "b/img002.png: unreadable: permission denied" in message
     assert "read access (chmod a+r)" in message
     assert skipped.class_counts == {"a": 4, "b": 3}
-    assert skipped.extra["bad_files"][0]["path"] == "b/img002.png"
+    assert skipped.findings.bad_files[0].path == "b/img002.png"
 
 
 def test_animated_images_are_counted_in_the_report(tmp_path):
@@ -144,6 +146,8 @@ def test_animated_images_are_counted_in_the_report(tmp_path):
         read_index(root, label="label", path_column="path").frame,
         root=root,
         label="label",
+        path_column="path",
+        hash_column="sha256",
         null_policy="fail",
         bad_files="fail",
         max_pixels=10_000,
@@ -151,7 +155,7 @@ def test_animated_images_are_counted_in_the_report(tmp_path):
         output_dir=tmp_path / "v",
     )
 
-    assert checked.extra["animated"] == 1
+    assert checked.findings.animated == 1
     assert checked.class_counts == {"a": 4, "b": 3}
     assert "animated images (GIF/WebP/APNG): 1 (the first frame" in checked.report_sections[0]
 
@@ -172,6 +176,8 @@ def test_bad_files_fail_lists_every_bad_file_and_the_fix(tmp_path):
             index.frame,
             root=root,
             label="label",
+            path_column="path",
+            hash_column="sha256",
             null_policy="fail",
             bad_files="fail",
             max_pixels=10_000,
@@ -196,6 +202,8 @@ def test_bad_files_skip_leaves_them_out_and_lists_them_and_counts_duplicates(tmp
         index.frame,
         root=root,
         label="label",
+        path_column="path",
+        hash_column="sha256",
         null_policy="fail",
         bad_files="skip",
         max_pixels=10_000,
@@ -206,12 +214,10 @@ def test_bad_files_skip_leaves_them_out_and_lists_them_and_counts_duplicates(tmp
     assert checked.frame.height == 10
     assert "a/empty.png" not in checked.frame["path"].to_list()
     assert checked.class_counts == {"a": 5, "b": 5}
-    assert [item["path"] for item in checked.extra["bad_files"]] == ["a/empty.png", "b/fake.jpg"]
-    assert checked.extra["duplicates"] == {
-        "groups": 2,
-        "images": 4,
-        "groups_with_conflicting_labels": 1,
-    }
+    assert [item.path for item in checked.findings.bad_files] == ["a/empty.png", "b/fake.jpg"]
+    assert checked.findings.duplicates == Duplicates(
+        groups=2, images=4, groups_with_conflicting_labels=1
+    )
     section = checked.report_sections[0]
     assert "| `b/fake.jpg` | not an image" in section
     assert "4 images in 2 groups" in section
@@ -236,6 +242,8 @@ def test_a_class_that_cannot_be_a_folder_name_is_refused(tmp_path):
             index.frame,
             root=tmp_path,
             label="label",
+            path_column="path",
+            hash_column="sha256",
             null_policy="fail",
             bad_files="fail",
             max_pixels=10_000,

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.image_index import read_index
+from tasks.images.index import read_index
 from tests.image_helpers import image_tree, write_image
 
 

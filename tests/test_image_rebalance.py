@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from rebalance.config import parse_config
-from tasks.image_modality import IMAGE
+from tasks.images.modality import MODALITY as IMAGE
 from tests.helpers import split_without_prefect
 from tests.image_helpers import (
     count_tree,
@@ -127,7 +127,7 @@ def test_originals_are_hard_links_of_the_sources(run, dataset):
 
     for row in originals.head(5).iter_rows(named=True):
         assert (run_dir / row["path"]).samefile(dataset / row["source_path"])
-    assert resampled.extra["originals"] == {"linked": originals.height, "copied": 0}
+    assert resampled.facts.originals == {"linked": originals.height, "copied": 0}
 
 
 def test_generated_images_keep_the_mode_of_their_source_and_record_params(run, dataset):
@@ -155,7 +155,7 @@ def test_pipeline_and_contact_sheet_are_written(run):
     assert (
         "![originals beside augmented copies](contact_sheet.png)" in (resampled.report_sections[0])
     )
-    assert resampled.extra["per_class"]["tiny"]["generated"] > 0
+    assert resampled.facts.per_class["tiny"].generated > 0
 
 
 def test_rerun_and_other_shard_sizes_give_byte_identical_outputs(run, dataset, tmp_path):
@@ -176,16 +176,16 @@ def test_undersampling_and_a_per_class_target(tmp_path):
 
     _, resampled = _run(root, tmp_path / "run", target={"a": 3, "b": 5}, undersample=True)
 
-    train_before = resampled.extra["per_class"]
+    train_before = resampled.facts.per_class
     after = Counter(resampled.frame["label"].to_list())
-    assert after == {"a": 3, "b": 5, "c": train_before["c"]["before"]}
-    assert train_before["a"]["before"] > 3
+    assert after == {"a": 3, "b": 5, "c": train_before["c"].before}
+    assert train_before["a"].before > 3
     assert resampled.frame.filter(pl.col("label") == "a")["is_synthetic"].sum() == 0
     assert count_tree(tmp_path / "run" / "train")["a"] == 3
 
 
 def test_placing_originals_twice_as_a_retry_does_leaves_the_sources_intact(tmp_path):
-    from tasks.image_modality import place_originals
+    from tasks.images.originals import place_originals
 
     root = image_tree(tmp_path / "data", {"a": 2, "b": 1})
     before = {path: path.read_bytes() for path in root.rglob("*.png")}
@@ -211,7 +211,7 @@ def test_placing_originals_twice_as_a_retry_does_leaves_the_sources_intact(tmp_p
 
 
 def test_two_sources_with_one_name_in_one_class_get_distinct_names(tmp_path):
-    from tasks.image_modality import place_originals
+    from tasks.images.originals import place_originals
 
     write_image(tmp_path / "x" / "a.png", seed=1)
     write_image(tmp_path / "y" / "a.png", seed=2)
@@ -254,7 +254,7 @@ def test_configured_format_is_used_where_it_can_hold_the_pixels(tmp_path):
 
 
 def test_originals_are_copied_where_hard_links_fail(tmp_path, monkeypatch):
-    import tasks.image_modality as image_modality
+    import tasks.images.originals as image_modality
 
     def no_links(source, target):
         raise OSError(18, "Invalid cross-device link")
@@ -265,7 +265,7 @@ def test_originals_are_copied_where_hard_links_fail(tmp_path, monkeypatch):
     _, resampled = _run(root, tmp_path / "run")
 
     originals = resampled.frame.filter(~pl.col("is_synthetic"))
-    assert resampled.extra["originals"] == {"linked": 0, "copied": originals.height}
+    assert resampled.facts.originals == {"linked": 0, "copied": originals.height}
     for row in originals.iter_rows(named=True):
         copy = tmp_path / "run" / row["path"]
         assert not copy.samefile(root / row["source_path"])

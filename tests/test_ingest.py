@@ -5,7 +5,8 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.ingest import Columns, read_table, select_columns
+from tasks.core.columns import Columns
+from tasks.core.tables import read_table, select_columns
 from tests.helpers import loans_frame
 
 
@@ -98,7 +99,7 @@ def test_features_keep_only_named_columns_in_order():
     [
         ({"label": "Status"}, "label column 'Status' is not in"),
         ({"label": "status", "features": ["incme"]}, "features column 'incme'"),
-        ({"label": "status", "id_column": "id"}, "id_column column 'id'"),
+        ({"label": "status", "id_column": "id"}, "id column 'id' is not in .*Fix `id_column`"),
     ],
 )
 def test_missing_columns_are_named_with_the_available_ones(kwargs, expected):
@@ -137,7 +138,7 @@ def test_non_utf8_bytes_are_named_with_the_fix(tmp_path):
 
 
 def test_a_numeric_column_with_a_stray_word_is_named_with_its_row(tmp_path):
-    from tasks.ingest import check_numbers_stored_as_text
+    from tasks.tabular.ingest import check_numbers_stored_as_text
 
     values = [str(v) for v in range(100)]
     values[41] = "oops"
@@ -149,7 +150,7 @@ def test_a_numeric_column_with_a_stray_word_is_named_with_its_row(tmp_path):
 
 
 def test_few_distinct_codes_with_text_stay_categorical():
-    from tasks.ingest import check_numbers_stored_as_text
+    from tasks.tabular.ingest import check_numbers_stored_as_text
 
     frame = pl.DataFrame({"dependents": ["0", "1", "2", "3+"] * 30, "y": ["p", "n"] * 60})
 

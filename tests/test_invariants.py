@@ -1,9 +1,10 @@
 import polars as pl
 import pytest
 
-from tasks.manifest import counts_by_name, write_manifest
-from tasks.modality import write_parquet
-from tasks.split import class_counts
+from tasks.core.classes import class_counts, counts_by_name
+from tasks.core.frames import write_parquet
+from tasks.run.manifest import write_manifest
+from tasks.run.training import read_manifest
 from validations.invariants import InvariantViolation, check_run_invariants, holdout_hashes
 
 
@@ -41,7 +42,12 @@ def _run_folder(tmp_path, *, train_out=None, removed=0):
 
 def _check(tmp_path, split_train, hashes):
     check_run_invariants(
-        tmp_path, label="y", split_train=split_train, holdout_sha256=hashes, sample_keys=_keys
+        tmp_path,
+        manifest=read_manifest(tmp_path / "manifest.json"),
+        label="y",
+        split_train=split_train,
+        holdout_sha256=hashes,
+        sample_keys=_keys,
     )
 
 

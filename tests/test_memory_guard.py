@@ -3,10 +3,10 @@
 import pytest
 
 from rebalance.errors import SamplerError
-from tasks import memory_guard
-from tasks.ingest import Columns
-from tasks.memory_guard import refuse_if_too_large, resample_bytes
-from tasks.tabular import rebalance_table
+from tasks.core.columns import Columns
+from tasks.tabular import memory_guard
+from tasks.tabular.memory_guard import refuse_if_too_large, resample_bytes
+from tasks.tabular.resample import rebalance_table
 from tests.helpers import loans_frame, numeric_frame
 
 
@@ -59,7 +59,7 @@ def test_row_size_follows_the_matrix_the_sampler_gets(monkeypatch, sampler, row_
         seen.update(kwargs)
         return 0
 
-    monkeypatch.setattr("tasks.tabular.refuse_if_too_large", spy)
+    monkeypatch.setattr("tasks.tabular.resample.refuse_if_too_large", spy)
     rebalance_table(frame, columns=columns, sampler=sampler, params={}, seed=0)
 
     assert seen["row_bytes"] == row_bytes

@@ -8,8 +8,9 @@ import pytest
 
 from rebalance.config import load_config
 from rebalance.errors import ConfigError
-from tasks.text_modality import TextModality, rebalance_texts
-from tasks.translators import Decoding, Runtime, check_local_model, load_marian
+from tasks.text.modality import TextModality
+from tasks.text.rebalance import rebalance_texts
+from tasks.text.translators import Decoding, Runtime, check_local_model, load_marian
 from tests.text_helpers import COLUMNS, text_config, train_frame
 
 DECODING = Decoding(max_new_tokens=8, num_beams=1, do_sample=False, top_p=1.0, temperature=1.0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from prefect.exceptions import ParameterTypeError
 
-from tasks.ready import dataset_resource, ready_payload
+from tasks.run.ready import dataset_resource, ready_payload
 
 
 def test_the_resource_is_the_dataset():

@@ -8,9 +8,14 @@ import pytest
 
 from rebalance.cli import main
 from rebalance.config import load_config, parse_config
-from tasks.rerun import input_fingerprint, reusable_run
+from tasks.registry import modality_for
+from tasks.run.rerun import input_fingerprint, reusable_run
 from tests.helpers import loans_frame, write_config
 from tests.image_helpers import image_tree
+
+
+def _fingerprint(config):
+    return input_fingerprint(config, modality_for(config.modality))
 
 
 @pytest.fixture
@@ -21,21 +26,21 @@ def table(tmp_path):
 
 def test_fingerprint_follows_the_data_and_the_config_but_not_retries(table):
     config = load_config(write_config(table, "d.csv"))
-    first = input_fingerprint(config)
+    first = _fingerprint(config)
 
-    assert input_fingerprint(config) == first
-    assert input_fingerprint(config.model_copy(update={"retries": 5})) == first
+    assert _fingerprint(config) == first
+    assert _fingerprint(config.model_copy(update={"retries": 5})) == first
     seed = config.split.model_copy(update={"seed": 7})
-    assert input_fingerprint(config.model_copy(update={"split": seed})) != first
+    assert _fingerprint(config.model_copy(update={"split": seed})) != first
     data = (table / "d.csv").read_bytes()
     (table / "d.csv").write_bytes(data.replace(b"Urban", b"Urbam", 1))
-    assert input_fingerprint(config) != first
+    assert _fingerprint(config) != first
 
 
 def test_a_missing_source_has_no_fingerprint_and_nothing_to_reuse(tmp_path):
     config = load_config(write_config(tmp_path, "nowhere.csv"))
 
-    assert input_fingerprint(config) is None
+    assert _fingerprint(config) is None
     assert reusable_run(config, None) is None
 
 
@@ -44,12 +49,12 @@ def test_image_fingerprint_changes_when_one_image_changes(tmp_path):
     config = parse_config(
         {"name": "p", "modality": "image", "source": str(root), "output": str(tmp_path / "o")}
     )
-    first = input_fingerprint(config)
+    first = _fingerprint(config)
 
     image = sorted((root / "b").iterdir())[0]
     image.write_bytes(image.read_bytes() + b"\0")
 
-    assert input_fingerprint(config) != first
+    assert _fingerprint(config) != first
 
 
 @pytest.mark.flow
@@ -83,4 +88,4 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     rerun = capsys.readouterr().out.strip().splitlines()[-1]
     assert rerun not in (first, forced)
     manifest = json.loads(Path(rerun, "manifest.json").read_text())
-    assert manifest["input_fingerprint"] == input_fingerprint(config)
+    assert manifest["input_fingerprint"] == _fingerprint(config)

@@ -4,7 +4,8 @@ import pytest
 
 from rebalance.config import parse_config
 from rebalance.errors import DataError
-from tasks.steps import _task, with_policy
+from tasks.core.retry import step as _task
+from tasks.core.retry import with_policy
 
 pytestmark = pytest.mark.flow
 

@@ -8,9 +8,9 @@ import pytest
 
 from rebalance.cli import main
 from rebalance.errors import DataError
-from tasks.manifest import write_manifest
-from tasks.rollback import published_runs, roll_back
-from tasks.run_folder import point_latest
+from tasks.run.folder import point_latest
+from tasks.run.manifest import write_manifest
+from tasks.run.rollback import published_runs, roll_back
 from tests.helpers import write_config
 
 

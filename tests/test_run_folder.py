@@ -1,7 +1,7 @@
 import json
 import os
 
-from tasks.run_folder import (
+from tasks.run.folder import (
     LATEST,
     OWNER_FILE,
     discard_run_folder,

@@ -9,7 +9,7 @@ import pytest
 
 from rebalance.config import parse_config
 from rebalance.errors import ConfigError, DataError
-from tasks.training import check_outputs
+from tasks.run.training import check_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("rebalance", "tasks", "flows", "validations")
@@ -142,7 +142,7 @@ def test_the_product_has_no_unsafe_deserialisation_or_remote_code():
 
 
 def test_models_load_with_safetensors_and_without_remote_code():
-    source = (ROOT / "tasks" / "translators.py").read_text(encoding="utf-8")
+    source = (ROOT / "tasks" / "text" / "translators.py").read_text(encoding="utf-8")
 
     assert "use_safetensors=True" in source
     assert "trust_remote_code=False" in source
@@ -180,7 +180,7 @@ def test_the_manifest_check_still_reads_files_inside_the_run(tmp_path):
 
     for split in ("train", "val", "test"):
         pl.DataFrame({"y": ["a", "b"]}).write_parquet(tmp_path / f"{split}.parquet")
-    from tasks.ingest import file_sha256
+    from tasks.core.files import file_sha256
 
     files = {f"{s}.parquet": file_sha256(tmp_path / f"{s}.parquet") for s in ("train", "val")}
     manifest = json.loads(json.dumps({"files": files, "columns": {"label": "y"}}))

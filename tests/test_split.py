@@ -3,7 +3,7 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.split import split_frame
+from tasks.run.split import split_frame
 from tests.helpers import numeric_frame
 
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 
 from rebalance.config import load_config
 from rebalance.errors import DataError, RebalanceError
-from tasks.class_weights import class_weights
-from tasks.manifest import build_manifest, counts_by_name, utc_now, write_manifest
-from tasks.modality import SYNTHETIC
-from tasks.split import class_counts
-from tasks.tabular_modality import TABULAR
+from tasks.core.classes import class_counts, counts_by_name
+from tasks.core.columns import SYNTHETIC
+from tasks.run.class_weights import class_weights
+from tasks.run.manifest import build_manifest, utc_now, write_manifest
+from tasks.run.training import read_manifest
+from tasks.tabular.modality import MODALITY as TABULAR
 from tests.helpers import split_without_prefect, write_config
 from validations.invariants import InvariantViolation, check_run_invariants, holdout_hashes
 
@@ -154,10 +155,11 @@ def run_core(folder: Path, shape: dict) -> dict:
     write_manifest(manifest, run_dir)
     check_run_invariants(
         run_dir,
+        manifest=read_manifest(run_dir / "manifest.json"),
         label=columns.label,
         split_train=splits.train,
         holdout_sha256=hashes,
-        sample_keys=lambda part: TABULAR.group_keys(part, columns, config),
+        sample_keys=lambda part: TABULAR.split_keys(part, columns, config),
     )
     return {
         "frame": frame,
@@ -234,8 +236,8 @@ def test_the_tabular_core_keeps_its_invariants_or_fails_clearly(shape):
 def test_a_drop_policy_that_drops_every_row_says_so(tmp_path):
     # Found by the property above: all rows had a null somewhere, and the error claimed the
     # label column "has a single class (None)".
-    from tasks.ingest import Columns
-    from validations.table_checks import validate_table
+    from tasks.core.columns import Columns
+    from validations.tabular import validate_table
 
     frame = pl.DataFrame(
         {"amount": [None, 1.0, 2.0, None], "colour": ["red", None, None, "blue"], "label": "ab" * 2}

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from rebalance.errors import ConfigError
-from tasks.text_modality import rebalance_texts
-from tasks.translators import Decoding, ModelUnavailable, Runtime, load_marian, token_batches
+from tasks.text.rebalance import rebalance_texts
+from tasks.text.translators import Decoding, ModelUnavailable, Runtime, load_marian, token_batches
 from tests.text_helpers import COLUMNS, text_config, train_frame
 
 
@@ -49,7 +49,7 @@ def test_only_minority_training_texts_are_translated_and_counts_reach_the_target
     )
     assert (joined["label"] == joined["src"]).all()
     # What reached the translator: 5 + 6 paraphrases, each translated there and back.
-    assert result.extra["texts_translated"] == 2 * 11
+    assert result.facts.details.texts_translated == 2 * 11
     forward_inputs = {_sha(text) for text in minority["text"]}
     majority_inputs = {_sha(text) for text in train.filter(pl.col("label") == "order")["text"]}
     cached = _cached_inputs(tmp_path / "cache")
@@ -59,7 +59,7 @@ def test_only_minority_training_texts_are_translated_and_counts_reach_the_target
     assert synthetic["model"][0].endswith(
         "opus-mt-en-de → " + marian_template.format(src="de", tgt="en")
     )
-    assert result.extra["per_class"]["refund"]["accepted"] == 5
+    assert result.facts.per_class["refund"].accepted == 5
     assert (
         result.frame.filter(~pl.col("is_synthetic"))
         .drop("is_synthetic", "source_row_id", "pivot", "model")
@@ -76,10 +76,10 @@ def test_a_second_run_with_the_cache_translates_nothing_and_gives_the_same_rows(
     first = rebalance_texts(train, columns=COLUMNS, config=config)
     second = rebalance_texts(train, columns=COLUMNS, config=config)
 
-    assert first.extra["texts_translated"] == 2 * 8
-    assert second.extra["texts_translated"] == 0
-    assert second.extra["cache"]["misses"] == 0
-    assert second.extra["cache"]["hits"] == 2 * 8
+    assert first.facts.details.texts_translated == 2 * 8
+    assert second.facts.details.texts_translated == 0
+    assert second.facts.details.cache["misses"] == 0
+    assert second.facts.details.cache["hits"] == 2 * 8
     assert second.frame.equals(first.frame)
 
 
@@ -131,8 +131,8 @@ def test_inputs_beyond_the_model_limit_are_truncated_and_counted(marian_template
 
     result = rebalance_texts(train, columns=COLUMNS, config=config)
 
-    assert result.extra["truncated_inputs"]["en→de"] == 1
-    assert result.extra["truncated_inputs"]["de→en"] == 0
+    assert result.facts.details.truncated_inputs["en→de"] == 1
+    assert result.facts.details.truncated_inputs["de→en"] == 0
     assert result.frame.filter(pl.col("row_id") == 99)["text"][0] == megabyte
     assert "truncated to the model's limit: {'de→en': 0, 'en→de': 1}" in (result.report_sections[0])
 

@@ -42,7 +42,10 @@ def test_a_config_without_modality_is_still_tabular(tmp_path):
         ("rebalance: {pivot: [fr]}", "unknown key 'rebalance.pivot'"),
         ("rebalance: {sampler: SMOTE}", "unknown key 'rebalance.sampler'"),
         ("validation: {bad_texts: drop}", "unknown key 'validation.bad_texts'"),
-        ("rebalance: {target: {refund: 0}}", "'rebalance.target': rebalance.target counts"),
+        (
+            "rebalance: {target: {refund: 0}}",
+            "'rebalance.target': must be 'majority', a count of at least 1",
+        ),
         ("rebalance: {pivots: [en]}", "must not include the source language"),
         ("rebalance: {model: opus-mt}", "must contain {tgt}"),
         ("rebalance: {min_length_ratio: 3}", "must be below max_length_ratio"),

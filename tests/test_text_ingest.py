@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError, ValidationFailed
-from tasks.text_ingest import read_texts
-from tasks.text_modality import TEXT
+from tasks.text.ingest import read_texts
+from tasks.text.modality import MODALITY as TEXT
 from tests.text_helpers import COLUMNS, text_config
-from validations.text_checks import duplicate_stats, validate_texts
+from validations.text import duplicate_stats, validate_texts
 
 NASTY = [
     'first line\nsecond line, "quoted", with commas',
@@ -103,7 +103,7 @@ def test_each_bad_jsonl_text_is_reported_and_dropped_with_counts(tmp_path):
     assert rows_read == 18
     assert checked.frame.height == 13
     assert checked.rows_dropped == 5
-    assert checked.extra["bad_texts_dropped"] == {
+    assert checked.findings.bad_texts_dropped == {
         "empty or whitespace-only": 2,
         "not a string (int 42)": 1,
         "not a string (list ['a', 'list'])": 1,
@@ -162,7 +162,7 @@ def test_duplicates_after_normalisation_share_a_group_key_across_classes(tmp_pat
             "label": ["refund", "refund", "order", "order"],
         }
     )
-    keys = TEXT.group_keys(frame, COLUMNS, text_config(tmp_path))
+    keys = TEXT.split_keys(frame, COLUMNS, text_config(tmp_path))
 
     assert keys[0] == keys[1] == keys[2] != keys[3]
     assert duplicate_stats(frame, text="text", label="label") == {

@@ -3,10 +3,11 @@
 import pytest
 
 from rebalance.errors import ConfigError
-from tasks.class_weights import class_weights_for_training
-from tasks.eda import eda_paraphrase, eda_rng, words_of
-from tasks.paraphrase import Gate, Source, needed_per_class, paraphrase
-from tasks.text_ingest import normalise_text
+from tasks.core.targets import shortfalls as needed_per_class
+from tasks.run.class_weights import class_weights_for_training
+from tasks.text.eda import eda_paraphrase, eda_rng, words_of
+from tasks.text.paraphrase import Gate, Source, paraphrase
+from validations.text import normalise_text
 
 GATE = Gate(min_length_ratio=0.5, max_length_ratio=2.0)
 
@@ -34,7 +35,7 @@ def test_needed_per_class_for_each_target_form():
     assert needed_per_class(counts, "majority") == {"a": 0, "b": 6, "c": 9}
     assert needed_per_class(counts, 5) == {"a": 0, "b": 1, "c": 4}
     assert needed_per_class(counts, {"c": 3}) == {"a": 0, "b": 0, "c": 2}
-    with pytest.raises(ConfigError, match=r"names class 'd'.*classes are a, b, c"):
+    with pytest.raises(ConfigError, match=r"names class\(es\) 'd'.*classes are a, b, c"):
         needed_per_class(counts, {"d": 3})
 
 

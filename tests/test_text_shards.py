@@ -6,9 +6,9 @@ import itertools
 import pytest
 
 from rebalance.config import RunnerConfig
-from tasks.text_shards import ShardedTranslation, plan_shards, translate_shard
-from tasks.translation_cache import TranslationCache
-from tasks.translators import Decoding, Runtime, Translation, load_marian
+from tasks.text.cache import TranslationCache
+from tasks.text.shards import ShardedTranslation, plan_shards, translate_shard
+from tasks.text.translators import Decoding, Runtime, Translation, load_marian
 from tests.marian_models import CORPUS, TINY, build_marian
 from tests.text_helpers import text_config
 
@@ -74,7 +74,7 @@ def test_shards_translated_apart_equal_one_translate_call(varied_template, do_sa
     pieces: dict[int, Translation] = {}
     for shard in reversed(shards):  # any order of completion
         done = translate_shard(
-            translator.spec, [TEXTS[i] for i in shard], seed=7, model_id=translator.model_id
+            [TEXTS[i] for i in shard], spec=translator.spec, seed=7, model_id=translator.model_id
         )
         pieces.update(zip(shard, done, strict=True))
 
@@ -89,7 +89,7 @@ def test_a_worker_with_another_model_revision_is_refused(marian_template):
     translator = _translator(marian_template, do_sample=False)
 
     with pytest.raises(Exception, match="give every worker the same model files"):
-        translate_shard(translator.spec, TEXTS[:2], seed=0, model_id="other@sha256:0")
+        translate_shard(TEXTS[:2], spec=translator.spec, seed=0, model_id="other@sha256:0")
 
 
 def test_outside_a_flow_run_it_translates_inline_and_all_hits_start_no_runner(

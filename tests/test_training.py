@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.manifest import file_hashes
-from tasks.training import check_outputs, compare_models, read_manifest, render_scores
+from tasks.run.manifest import file_hashes
+from tasks.run.training import check_outputs, compare_models, read_manifest, render_scores
 
 
 def _run_folder(folder: Path) -> Path:

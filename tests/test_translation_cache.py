@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rebalance.errors import DataError
-from tasks.translation_cache import TranslationCache
-from tasks.translators import Translation
+from tasks.text.cache import TranslationCache
+from tasks.text.translators import Translation
 
 ROOT = Path(__file__).resolve().parent.parent
 DECODING = {"max_new_tokens": 8, "num_beams": 1, "do_sample": False}
@@ -24,8 +24,8 @@ WRITER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from tasks.translation_cache import TranslationCache
-    from tasks.translators import Translation
+    from tasks.text.cache import TranslationCache
+    from tasks.text.translators import Translation
 
     class Upper:
         model_id = "fake@1"
@@ -49,7 +49,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from tasks.translation_cache import TranslationCache
+    from tasks.text.cache import TranslationCache
 
     with TranslationCache(Path(sys.argv[1])).lock():
         print("locked", flush=True)

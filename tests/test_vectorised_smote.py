@@ -8,10 +8,10 @@ from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import OneHotEncoder
 
-from tasks.ingest import Columns
-from tasks.samplers import build_sampler, check_sampler_config, sampler_name
-from tasks.tabular import rebalance_table
-from tasks.vectorised_smote import (
+from tasks.core.columns import Columns
+from tasks.tabular.resample import rebalance_table
+from tasks.tabular.samplers import build_sampler, check_sampler_config, sampler_name
+from tasks.tabular.vectorised_smote import (
     VectorisedSMOTE,
     VectorisedSMOTEN,
     VectorisedSMOTENC,
@@ -292,7 +292,7 @@ def test_smotenc_is_identical_on_ties_duplicates_and_huge_norms(
     kind, params, min_group_rows, monkeypatch
 ):
     # Equidistant neighbours are where a dense search would order rows unlike sklearn's.
-    import tasks.vectorised_smote as vectorised
+    import tasks.tabular.vectorised_smote as vectorised
 
     monkeypatch.setattr(vectorised, "_MIN_GROUP_ROWS", min_group_rows)
     X, y = _tied(kind=kind, seed=len(kind))
@@ -311,7 +311,7 @@ def test_smotenc_is_identical_on_ties_duplicates_and_huge_norms(
     ],
 )
 def test_smotenc_with_a_neighbours_estimator_matches(estimator, dense_rows, monkeypatch):
-    import tasks.vectorised_smote as vectorised
+    import tasks.tabular.vectorised_smote as vectorised
 
     answered_by_sklearn = []
 
@@ -354,7 +354,7 @@ def _sparse_class(kind, seed):
     [(1 << 22, None), (1 << 22, 3), (1000, None), (1000, 3)],  # 3: by one-hot group
 )
 def test_class_neighbours_equal_sklearns_kneighbors(kind, cells, n_continuous, monkeypatch):
-    import tasks.vectorised_smote as vectorised
+    import tasks.tabular.vectorised_smote as vectorised
 
     monkeypatch.setattr(vectorised, "_NEIGHBOUR_CELLS", cells)
     X_class = _sparse_class(kind, seed=cells % 7)
@@ -393,7 +393,7 @@ def test_the_dense_order_alone_differs_from_sklearns_where_the_rows_fall_back():
 
 def test_the_error_bound_is_what_keeps_huge_norms_exact(monkeypatch):
     # At 1e6 rounding errors reorder neighbours: a zero bound certifies wrong rows.
-    import tasks.vectorised_smote as vectorised
+    import tasks.tabular.vectorised_smote as vectorised
 
     X_class = _sparse_class("offset", seed=4)
     expected = (
@@ -475,7 +475,7 @@ def test_smoten_is_identical_to_imblearn(seed, params):
     ],
 )
 def test_smote_is_identical_to_imblearn(dtype, params, monkeypatch):
-    import tasks.vectorised_smote as vectorised
+    import tasks.tabular.vectorised_smote as vectorised
 
     monkeypatch.setattr(vectorised, "_SMOTE_BLOCK_ROWS", 7)  # several blocks per class
     X, y = _mixed(seed=13)
@@ -529,7 +529,7 @@ def test_smote_on_a_mixed_table_equals_imblearns_smotenc_on_the_same_matrix():
 
 def test_outputs_stay_identical_when_work_is_split_in_blocks(monkeypatch):
     # Large tables are processed a block of rows at a time; force tiny blocks here.
-    import tasks.vectorised_smote as vectorised
+    import tasks.tabular.vectorised_smote as vectorised
 
     monkeypatch.setattr(vectorised, "_VOTE_CELLS", 64)
     monkeypatch.setattr(vectorised, "_DISTANCE_CELLS", 500)

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from rebalance.config import TextConfig, parse_config
-from tasks.ingest import Columns
+from tasks.core.columns import Columns
 
 COLUMNS = Columns(label="label", features=("text",), id_column="row_id")
 

@@ -6,18 +6,17 @@ into a failed run instead of a training set that silently leaks or lies.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from rebalance.errors import RebalanceError
-from tasks.ingest import file_sha256
-from tasks.manifest import MANIFEST_FILE, counts_by_name
-from tasks.modality import SYNTHETIC, row_count
-from tasks.split import label_counts
-from tasks.streaming import batches
+from tasks.core.classes import counts_by_name, label_counts
+from tasks.core.columns import SYNTHETIC
+from tasks.core.files import file_sha256
+from tasks.core.frames import batches, row_count
 
 HOLDOUT_SPLITS = ("val", "test")
 # Rows read back at once when checking the outputs.
@@ -42,6 +41,7 @@ def check_run_invariants(
     run_dir: Path,
     /,
     *,
+    manifest: Mapping[str, Any],
     label: str,
     split_train: pl.DataFrame | pl.LazyFrame,
     holdout_sha256: dict[str, str],
@@ -54,7 +54,7 @@ def check_run_invariants(
     - no val/test sample has an exact duplicate (by `sample_keys`) among original train samples;
     - the original train samples are exactly split rows (all of them unless the sampler
       removes rows);
-    - class counts in the files match manifest.json.
+    - class counts in the files match `manifest` (manifest.json as written).
 
     `output_columns` maps a train.parquet column to the split column it holds (None: a column
     the modality rewrites, such as an image's path inside the run folder).
@@ -62,7 +62,6 @@ def check_run_invariants(
     Raises:
         InvariantViolation: naming the invariant and the file that breaks it.
     """
-    manifest = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
     now = holdout_hashes(run_dir)
     for name, digest in holdout_sha256.items():
         if now.get(name) != digest or manifest["files"].get(name) != digest:
@@ -98,7 +97,7 @@ def _row_hashes(frame: pl.LazyFrame) -> pl.Series:
     return pl.concat(hashes) if hashes else pl.Series("hash", [], dtype=pl.UInt64)
 
 
-def _check_originals(originals: pl.LazyFrame, split_train: pl.LazyFrame, manifest: dict) -> None:
+def _check_originals(originals: pl.LazyFrame, split_train: pl.LazyFrame, manifest: Mapping) -> None:
     available_columns = split_train.collect_schema().names()
     columns = [name for name in originals.collect_schema().names() if name in available_columns]
     kept = _row_hashes(originals.select(columns)).value_counts()

@@ -1,0 +1,228 @@
+"""The sections every modality's config shares: validation, split, class weights, runner, and
+the fields of the run itself (name, source, label, output, retries)."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from rebalance.errors import DataError
+from tasks.core.columns import SPLITS
+from tasks.core.tables import missing_column, source_columns
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class Section(BaseModel):
+    """A config section: frozen, and an unknown key is an error that names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _target_form(target: Any) -> Any:
+    # One message for the three accepted forms, instead of one per member of the union.
+    counts = target.values() if isinstance(target, dict) else [target]
+    if target == "majority" or all(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1 for value in counts
+    ):
+        return (
+            {str(name): value for name, value in target.items()}
+            if isinstance(target, dict)
+            else target
+        )
+    msg = (
+        f"must be 'majority', a count of at least 1, or a mapping of class to count, got {target!r}"
+    )
+    raise ValueError(msg)
+
+
+# Samples per class after rebalancing: every class up to the largest, one count for every
+# class, or a count per class name (see `tasks.core.targets`).
+ClassTarget = Annotated[Literal["majority"] | int | dict[str, int], BeforeValidator(_target_form)]
+
+
+class ValidationConfig(Section):
+    """What to do with bad rows found before splitting."""
+
+    null_policy: Literal["fail", "drop"] = Field(
+        "fail",
+        description="`fail` stops the run and names each column with nulls; `drop` removes rows "
+        "with a null (or NaN) in a used column and counts them in the report.",
+    )
+
+
+class SplitConfig(Section):
+    """The stratified train/val/test split."""
+
+    fractions: dict[Literal["train", "val", "test"], float] = Field(
+        default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},
+        description="Share of rows per split; all three splits, each above 0, summing to 1.",
+    )
+    seed: int = Field(
+        42,
+        ge=0,
+        description="Seed of the split; also of the rebalancing unless `rebalance.random_state` "
+        "is set.",
+    )
+    group_column: str | None = Field(
+        None, description="Rows sharing a value of this column land in one split."
+    )
+    keep_duplicates_together: bool = Field(
+        True,
+        description="Rows with identical feature values land in one split, so no sample leaks "
+        "from train into val/test under another id.",
+    )
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions_cover_splits(cls, fractions: dict[str, float]) -> dict[str, float]:
+        missing = [name for name in SPLITS if name not in fractions]
+        if missing:
+            msg = f"split.fractions needs train, val and test; missing {', '.join(missing)}"
+            raise ValueError(msg)
+        if any(not 0 < value < 1 for value in fractions.values()):
+            msg = f"split.fractions must each be between 0 and 1, got {dict(fractions)}"
+            raise ValueError(msg)
+        total = sum(fractions.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            msg = f"split.fractions must sum to 1, got {total:g} from {dict(fractions)}"
+            raise ValueError(msg)
+        return {name: fractions[name] for name in SPLITS}
+
+
+class RebalanceSection(Section):
+    """What every modality's `rebalance` section has."""
+
+    random_state: int | None = Field(
+        None,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of the sampling, augmentation or paraphrasing; `split.seed` when "
+        "empty. Change it to draw other synthetic samples without moving rows between splits.",
+    )
+
+
+class ClassWeightsConfig(Section):
+    """Class weights computed from the training split before resampling."""
+
+    beta: float = Field(
+        0.999, ge=0, lt=1, description="Beta of the effective-number weights (Cui et al. 2019)."
+    )
+
+
+class RunnerConfig(Section):
+    """Where the parallel work of a run (image augmentation, translation shards) runs."""
+
+    kind: Literal["threads", "dask"] = Field(
+        "threads",
+        description="`threads`: a thread pool in the flow's process (the GIL limits it to about "
+        "one core for image shards; translation stays in the flow's process). `dask`: Dask "
+        "worker processes through prefect-dask, a local cluster of `workers` processes, or the "
+        "cluster at `address`.",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Threads, or local Dask worker processes (one thread each); the machine's "
+        "CPU count when empty. Not used with `address`.",
+    )
+    address: str | None = Field(
+        None,
+        min_length=1,
+        description="Scheduler address of a running Dask cluster (`tcp://host:8786`), with "
+        "kind `dask`; a temporary local cluster when empty.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunnerConfig:
+        if self.address is not None and self.kind != "dask":
+            msg = (
+                f"runner.address {self.address!r} needs runner.kind: dask (threads run in the "
+                "flow's own process)"
+            )
+            raise ValueError(msg)
+        if self.address is not None and self.workers is not None:
+            msg = (
+                "runner.workers sizes a local cluster; the cluster at runner.address has its "
+                "own workers: remove one of them"
+            )
+            raise ValueError(msg)
+        if self.address is not None and "://" not in self.address:
+            msg = (
+                f"runner.address {self.address!r} must be a Dask scheduler address like "
+                "tcp://host:8786"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class CommonConfig(Section):
+    """What every modality's run has: a name, a source, a label, the split and the output."""
+
+    name: str = Field(
+        ...,
+        pattern=NAME_PATTERN.pattern,
+        max_length=100,
+        description="Dataset name: the output folder and the Prefect artifact key.",
+    )
+    modality: str = Field("tabular", description="Kind of data in `source`.")
+    source: Path = Field(..., description="The data: a file, or a folder for images.")
+    label: str = Field(..., description="Label column.")
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    class_weights: ClassWeightsConfig = Field(default_factory=ClassWeightsConfig)
+    rebalance: RebalanceSection = Field(default_factory=RebalanceSection)
+    retries: int = Field(2, ge=0, description="Retries of each step after a transient failure.")
+    retry_delay_seconds: float = Field(2.0, ge=0, description="Delay before each retry.")
+    output: Path = Field(Path("outputs"), description="Root folder of all run folders.")
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_is_one_folder(cls, name: Any) -> Any:
+        # One message with the fix, instead of pydantic's bare pattern: the name is a folder
+        # under `output`, so `../x`, `a/b` or `.hidden` would write elsewhere or hide it.
+        if isinstance(name, str) and not NAME_PATTERN.fullmatch(name):
+            msg = (
+                f"{name!r} cannot be the dataset's folder name <output>/<name>: use letters, "
+                "digits, '.', '_' and '-' only, starting with a letter or digit (so no '/' "
+                "and no leading '.')"
+            )
+            raise ValueError(msg)
+        return name
+
+    @property
+    def dataset_dir(self) -> Path:
+        """`<output>/<name>`: holds one folder per run and the `latest` link."""
+        return self.output / self.name
+
+    @property
+    def random_state(self) -> int:
+        """The seed of the rebalancing: `rebalance.random_state`, else `split.seed`."""
+        seed = self.rebalance.random_state
+        return self.split.seed if seed is None else seed
+
+
+def check_named_columns(
+    source: Path, named: dict[str, str | list[str] | None], *, separator: str | None = None
+) -> None:
+    """Refuse, when the source's columns can be read without its rows, a column the config
+    names (by its key in `named`) that the source does not have.
+
+    Raises:
+        ValueError: with the sentence ingest would give.
+    """
+    try:
+        names = source_columns(source, separator=separator)
+    except DataError as exc:  # a CSV split by another separator: ingest's sentence
+        raise ValueError(str(exc)) from None
+    if names is None:
+        return
+    for role, value in named.items():
+        for column in [value] if isinstance(value, str) else value or []:
+            if column not in names:
+                raise ValueError(str(missing_column(column, role, names, source)))

@@ -1,0 +1,254 @@
+"""Source tables read with polars (CSV/TSV, Parquet, NDJSON, Arrow IPC), and the run's columns
+selected from them. Tables, text files and image path tables are all read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+from rebalance.errors import DataError
+from tasks.core.columns import Columns
+
+READERS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".arrow": "ipc",
+    ".ipc": "ipc",
+    ".feather": "ipc",
+}
+
+
+def read_table(path: Path, /, *, separator: str | None = None) -> pl.DataFrame:
+    """Read a CSV/TSV, Parquet, NDJSON/JSONL or Arrow IPC file into a polars frame.
+
+    Raises:
+        DataError: the file is missing, empty, of an unknown type, unreadable, not UTF-8,
+            split by another separator than expected, or has no rows.
+    """
+    kind = source_kind(path)
+    try:
+        frame = _read(path, kind, separator)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise read_error(path, kind, exc) from exc
+    if kind == "csv" and frame.width == 1:
+        _check_separator(path, frame.columns[0], separator)
+    if frame.height == 0:
+        raise no_rows(path)
+    return frame
+
+
+def scan_table(path: Path, /, *, separator: str | None = None) -> pl.LazyFrame:
+    """`read_table`'s file as a polars LazyFrame, read batch by batch when collected.
+
+    The checks that need no data run now; parse errors surface when the frame is
+    collected (translate them with `read_error`).
+
+    Raises:
+        DataError: the file is missing, empty, of an unknown type, or split by another
+            separator than expected.
+    """
+    kind = source_kind(path)
+    try:
+        frame = _scan(path, kind, separator)
+        names = frame.collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise read_error(path, kind, exc) from exc
+    if kind == "csv" and len(names) == 1:
+        _check_separator(path, names[0], separator)
+    return frame
+
+
+def source_kind(path: Path, /) -> str:
+    """The reader for a source file ('csv', 'parquet', 'ndjson', 'ipc').
+
+    Raises:
+        DataError: the extension is unknown, or the file is missing or empty.
+    """
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        msg = (
+            f"source {path} has an unsupported extension '{path.suffix}'; "
+            f"use one of {', '.join(sorted(READERS))}"
+        )
+        raise DataError(msg)
+    if not path.is_file():
+        msg = (
+            f"source file not found: {path}; check `source` in the config "
+            "(relative paths resolve against the config file's folder)"
+        )
+        raise DataError(msg)
+    if path.stat().st_size == 0:
+        msg = f"source file {path} is empty (0 bytes); point `source` at the data file"
+        raise DataError(msg)
+    return kind
+
+
+def read_error(path: Path, kind: str, exc: Exception) -> DataError:
+    """One line for a file polars could not read, naming the file and the fix."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "utf-8" in reason.lower() or "utf8" in reason.lower():
+        return DataError(f"source {path} is not UTF-8 text ({reason}); re-save it as UTF-8")
+    return DataError(f"cannot read source {path} as {kind}: {reason}; check the file's format")
+
+
+def no_rows(path: Path, /) -> DataError:
+    """The error for a source with a header and no data rows."""
+    return DataError(f"source {path} has a header but no rows; point `source` at a file with data")
+
+
+def _check_separator(path: Path, header: str, separator: str | None) -> None:
+    for candidate in (";", "\t", "|", ","):
+        if candidate != separator and candidate in header:
+            msg = (
+                f"source {path} reads as one column named {header[:60]!r}: its fields seem "
+                f"separated by {candidate!r}; set `separator: {candidate!r}` in the config"
+            )
+            raise DataError(msg)
+
+
+# A long inference window so a column whose first rows look like ints but later rows hold
+# floats is read as float instead of failing halfway through.
+_INFER_ROWS = 100_000
+
+
+def _csv_separator(path: Path, separator: str | None) -> str:
+    return separator or ("\t" if path.suffix.lower() == ".tsv" else ",")
+
+
+def _read(path: Path, kind: str, separator: str | None) -> pl.DataFrame:
+    if kind == "csv":
+        separator = _csv_separator(path, separator)
+        return pl.read_csv(path, separator=separator, infer_schema_length=_INFER_ROWS)
+    if kind == "parquet":
+        return pl.read_parquet(path)
+    if kind == "ndjson":
+        return pl.read_ndjson(path, infer_schema_length=_INFER_ROWS)
+    return pl.read_ipc(path)
+
+
+def _scan(path: Path, kind: str, separator: str | None) -> pl.LazyFrame:
+    if kind == "csv":
+        separator = _csv_separator(path, separator)
+        return pl.scan_csv(path, separator=separator, infer_schema_length=_INFER_ROWS)
+    if kind == "parquet":
+        return pl.scan_parquet(path)
+    if kind == "ndjson":
+        return pl.scan_ndjson(path, infer_schema_length=_INFER_ROWS)
+    return pl.scan_ipc(path)
+
+
+def select_columns(
+    frame: pl.DataFrame | pl.LazyFrame,
+    /,
+    *,
+    label: str,
+    features: list[str] | None,
+    id_column: str | None,
+    group_column: str | None,
+    source: Path,
+) -> tuple[pl.DataFrame | pl.LazyFrame, Columns]:
+    """Keep the run's columns and strip surrounding whitespace from string labels.
+
+    Label values keep their type and spelling otherwise: `" positive"` becomes `"positive"`,
+    `1` stays the integer 1. A LazyFrame stays lazy (a float label column is read once to
+    check it).
+
+    Raises:
+        DataError: a named column is missing, or the label column holds fractional floats.
+    """
+    schema = frame.collect_schema()
+    names = schema.names()
+    for role, name in (("label", label), ("id_column", id_column), ("group_column", group_column)):
+        if name is not None and name not in names:
+            raise missing_column(name, role, names, source)
+    special = {label, id_column, group_column} - {None}
+    if features is None:
+        chosen = [name for name in names if name not in special]
+    else:
+        for name in features:
+            if name not in names:
+                raise missing_column(name, "features", names, source)
+        chosen = [name for name in features if name not in special]
+    columns = Columns(
+        label=label, features=tuple(chosen), id_column=id_column, group_column=group_column
+    )
+    frame = frame.select(columns.kept)
+    dtype = schema[label]
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+        return frame.with_columns(pl.col(label).cast(pl.String).str.strip_chars()), columns
+    if dtype.is_float():
+        _check_whole_numbers(frame, label, source)
+    return frame, columns
+
+
+def _check_whole_numbers(frame: pl.DataFrame | pl.LazyFrame, label: str, source: Path) -> None:
+    values = pl.col(label).drop_nulls().drop_nans()
+    fractional = values.filter(values != values.round(0)).first()
+    example = frame.lazy().select(fractional).collect(engine="streaming").item()
+    if example is not None:
+        msg = (
+            f"label column '{label}' in {source} holds fractional numbers "
+            f"(e.g. {example}); a class label must be an integer, string or boolean"
+        )
+        raise DataError(msg)
+
+
+def missing_column(name: str, key: str, names: list[str], source: Path) -> DataError:
+    """The error for a column the config names (under `key`) that the source does not have."""
+    available = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+    msg = (
+        f"{key.removesuffix('_column')} column '{name}' is not in {source}; its columns are: "
+        f"{available}. Fix `{key}` in the config"
+    )
+    return DataError(msg)
+
+
+def source_columns(path: Path, /, *, separator: str | None = None) -> list[str] | None:
+    """The column names of a CSV/TSV, Parquet or Arrow IPC source, without reading its rows.
+
+    None where they cannot be known that cheaply: no such file (yet), JSON lines (whose
+    columns are the keys of every line), or a file polars cannot read (ingest says why).
+
+    Raises:
+        DataError: a CSV file reads as one column whose name holds another separator.
+    """
+    kind = READERS.get(path.suffix.lower())
+    if kind in (None, "ndjson") or not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        if kind == "csv":
+            separator_used = _csv_separator(path, separator)
+            names = pl.read_csv(path, separator=separator_used, n_rows=0).columns
+        elif kind == "parquet":
+            names = list(pl.read_parquet_schema(path))
+        else:
+            names = list(pl.read_ipc_schema(path))
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    if kind == "csv" and len(names) == 1:
+        _check_separator(path, names[0], separator)
+    return names
+
+
+@contextmanager
+def reading(source: Path) -> Iterator[None]:
+    """Turn a polars error while the source is read into `read_table`'s one-line DataError.
+
+    An error from the operating system (a full disk while a scratch copy is written, a
+    flaky share) stays an OSError: it is not the data's fault, and the step is retried.
+    """
+    try:
+        yield
+    except pl.exceptions.PolarsError as exc:
+        if "(os error" in str(exc):
+            raise OSError(str(exc).strip().splitlines()[0]) from exc
+        raise read_error(source, READERS.get(source.suffix.lower(), "table"), exc) from exc

@@ -1,0 +1,148 @@
+"""manifest.json: what a run read, did and wrote, for training jobs and for people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.core.classes import counts_by_name, label_counts
+from tasks.core.contract import Checked, Ingested, Resampled
+from tasks.core.files import file_sha256
+from tasks.core.frames import count_synthetic, row_count
+
+if TYPE_CHECKING:
+    from rebalance.config import CommonConfig
+    from tasks.run.split import SplitResult
+
+MANIFEST_FILE = "manifest.json"
+# What a rerun compares to reuse a run (tasks/run/rerun.py); None: the run is never reused.
+FINGERPRINT = "input_fingerprint"
+VERSIONED_PACKAGES = (
+    "rebalance",
+    "prefect",
+    "polars",
+    "imbalanced-learn",
+    "scikit-learn",
+    "numpy",
+    "great-expectations",
+    "pyarrow",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries whose behaviour shapes the outputs."""
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def file_hashes(run_dir: Path, /) -> dict[str, str]:
+    """sha256 of every file under the run folder, by relative POSIX path, sorted."""
+    return {
+        path.relative_to(run_dir).as_posix(): file_sha256(path)
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE and not path.name.startswith(".")
+    }
+
+
+def write_manifest(manifest: Mapping[str, Any], run_dir: Path, /) -> Path:
+    """Write manifest.json with the hashes of every other file in the run folder."""
+    # Report sections are markdown for report.md, not facts for the training job.
+    facts = {key: value for key, value in manifest.items() if key != "report_sections"}
+    complete = {**facts, "files": file_hashes(run_dir)}
+    path = run_dir / MANIFEST_FILE
+    path.write_text(json.dumps(complete, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC timestamp to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def build_manifest(
+    *,
+    config: CommonConfig,
+    run_id: str,
+    started_at: str,
+    ingested: Ingested,
+    checked: Checked[Any],
+    splits: SplitResult,
+    resampled: Resampled[Any],
+    weights: dict[str, Any],
+    timings: dict[str, float],
+    flow_run_id: str | None,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    """Everything a training job or a person needs to trust the run (files are added on write)."""
+    frames = splits.frames()
+    rows = {name: row_count(frame) for name, frame in frames.items()}
+    synthetic = count_synthetic(resampled.frame)
+    rows_after = row_count(resampled.frame)
+    label = ingested.columns.label
+    return {
+        "report_sections": [*checked.report_sections, *resampled.report_sections],
+        "run_id": run_id,
+        "name": config.name,
+        "modality": config.modality,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "config": config.model_dump(mode="json"),
+        "source": {"path": str(config.source), "sha256": ingested.source_sha256},
+        "rows": {
+            "read": ingested.rows_read,
+            "dropped": checked.rows_dropped,
+            **rows,
+            "train_after": rows_after,
+            "synthetic": synthetic,
+            "removed_by_sampler": rows["train"] - (rows_after - synthetic),
+        },
+        "columns": {
+            "label": label,
+            "id_column": ingested.columns.id_column,
+            "group_column": ingested.columns.group_column,
+            "features": list(ingested.columns.features),
+            "categorical": resampled.categorical,
+        },
+        "validation": {
+            "null_counts": checked.null_counts,
+            "null_policy": config.validation.null_policy,
+            "result": "validation/result.json",
+            "data_docs": "validation/data_docs/index.html",
+            **checked.findings.as_manifest(),
+        },
+        "split": {
+            "fractions": config.split.fractions,
+            "seed": config.split.seed,
+            "rows_kept_together": splits.grouped_rows,
+            "groups_kept_together": splits.groups,
+        },
+        "counts": {
+            "before": {
+                name: counts_by_name(label_counts(frame, label)) for name, frame in frames.items()
+            },
+            "after": {"train": counts_by_name(label_counts(resampled.frame, label))},
+        },
+        "rebalance": {
+            "requested": resampled.requested,
+            "sampler": resampled.sampler,
+            "params": resampled.params,
+            "random_state": config.random_state,
+            **resampled.facts.as_manifest(),
+        },
+        "class_weights": weights,
+        "notes": list(resampled.notes),
+        "versions": library_versions(),
+        "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
+        "prefect": {"flow_run_id": flow_run_id},
+        FINGERPRINT: fingerprint,
+    }

@@ -1,0 +1,126 @@
+"""The balance report: markdown for people (report.md and a Prefect artifact), and a chart.
+
+The markdown is rendered from `templates/report.md.j2`, every value escaped for markdown
+(`tasks.core.markdown`); the sections a modality adds are rendered by its own templates.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tasks.core.classes import imbalance_ratio
+from tasks.core.columns import SPLITS
+from tasks.core.markdown import render
+
+CHART_FILE = "balance.png"
+BAR_WIDTH = 24
+TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
+# Manifest keys of the shared null check; the rest of `validation` is the modality's findings.
+SHARED_VALIDATION_KEYS = ("null_counts", "null_policy", "result", "data_docs")
+
+
+def count_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per class: counts per split before, and train after rebalancing."""
+    before = manifest["counts"]["before"]
+    after = manifest["counts"]["after"]["train"]
+    classes = list(dict.fromkeys([*before["train"], *after]))
+    return [
+        {
+            "class": name,
+            "train_before": before["train"].get(name, 0),
+            "train_after": after.get(name, 0),
+            "val": before["val"].get(name, 0),
+            "test": before["test"].get(name, 0),
+        }
+        for name in classes
+    ]
+
+
+def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART_FILE) -> str:
+    """The report: counts, imbalance ratios, sampler, class weights, notes and the modality's
+    sections; `chart` is the image's link (a file name, or a data URI for Prefect)."""
+    rows = count_rows(manifest)
+    weights = manifest["class_weights"]
+    rebalance = manifest["rebalance"]
+    validation = manifest["validation"]
+    return render(
+        TEMPLATE,
+        name=manifest["name"],
+        run_id=manifest["run_id"],
+        source=manifest["source"]["path"],
+        rows_read=manifest["rows"]["read"],
+        rows_dropped=manifest["rows"]["dropped"],
+        findings=[(k, v) for k, v in validation.items() if k not in SHARED_VALIDATION_KEYS],
+        rows=rows,
+        ratio_before=imbalance_ratio(manifest["counts"]["before"]["train"]),
+        ratio_after=imbalance_ratio(manifest["counts"]["after"]["train"]),
+        bars=bar_rows(rows),
+        chart=chart,
+        requested=rebalance["requested"],
+        sampler=rebalance["sampler"],
+        params=rebalance["params"],
+        notes=manifest["notes"],
+        weights=[
+            (name, balanced, weights["effective_number"]["weights"][name])
+            for name, balanced in weights["balanced"]["weights"].items()
+        ],
+        balanced_normalisation=weights["balanced"]["normalisation"],
+        effective_normalisation=weights["effective_number"]["normalisation"],
+        beta=weights["effective_number"]["beta"],
+        sections=[section.rstrip() for section in manifest.get("report_sections", [])],
+    )
+
+
+def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each class's counts with bars of block characters, a chart that renders wherever
+    markdown does (the Prefect UI strips inline SVG)."""
+    peak = max([row["train_before"] for row in rows] + [row["train_after"] for row in rows] + [1])
+    return [
+        {
+            **row,
+            "before_bar": _bar(row["train_before"], peak),
+            "after_bar": _bar(row["train_after"], peak),
+        }
+        for row in rows
+    ]
+
+
+def _bar(value: int, peak: int) -> str:
+    return "█" * max(round(BAR_WIDTH * value / peak), 1 if value else 0)
+
+
+def png_data_uri(path: Path, /) -> str:
+    """A PNG as a data URI: the Prefect UI renders these in markdown artifacts (it strips
+    inline SVG and does not render mermaid), so the artifact carries the chart itself."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_chart(manifest: Mapping[str, Any], path: Path, /) -> None:
+    """Grouped bar chart of class counts: train before/after, val and test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = count_rows(manifest)
+    series = {
+        "train before": [row["train_before"] for row in rows],
+        "train after": [row["train_after"] for row in rows],
+        **{name: [row[name] for row in rows] for name in SPLITS[1:]},
+    }
+    width = 0.8 / len(series)
+    figure, axes = plt.subplots(figsize=(max(6, 1.2 * len(rows) + 3), 4), dpi=100)
+    for offset, (name, values) in enumerate(series.items()):
+        positions = [index + (offset - (len(series) - 1) / 2) * width for index in range(len(rows))]
+        axes.bar(positions, values, width=width, label=name)
+    axes.set_xticks(range(len(rows)), [str(row["class"]) for row in rows])
+    axes.set_ylabel("rows")
+    axes.set_title(f"{manifest['name']}: class counts per split")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    figure.tight_layout()
+    # A fixed Software tag keeps the PNG bytes identical across reruns.
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)

@@ -1,0 +1,84 @@
+"""Reuse `latest` when a rerun would reproduce it: same data, config, code and libraries.
+
+A nightly deployment on unchanged input would otherwise redo the whole run (minutes of
+augmentation or translation) to write byte-identical files. The fingerprint covers what
+decides the outputs: the config, the data's content (every image's hash for a folder), an
+augmentation file, local model folders, and the versions of rebalance and its libraries.
+`latest` is reused only when its manifest has the same fingerprint and its files still
+match their hashes; a run that fell back to an offline method records no fingerprint, so
+the next run tries the real method again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rebalance.errors import RebalanceError
+from tasks.core.contract import Modality
+from tasks.run.folder import LATEST, remove_abandoned_folders
+from tasks.run.manifest import FINGERPRINT, MANIFEST_FILE, file_hashes, library_versions
+
+if TYPE_CHECKING:
+    from rebalance.config import CommonConfig
+
+# The project's packages, and the files in them that decide what a run writes.
+CODE_ROOTS = tuple(
+    Path(__file__).parents[2] / name for name in ("flows", "rebalance", "tasks", "validations")
+)
+CODE_SUFFIXES = {".py", ".j2"}
+# Settings that change how a run behaves, not what it writes.
+_NOT_OUTPUT_SHAPING = {"retries", "retry_delay_seconds", "output"}
+
+
+def input_fingerprint(config: CommonConfig, modality: Modality, /) -> str | None:
+    """sha256 over everything that decides the run's outputs; None when the source cannot be
+    read (ingest then reports it)."""
+    try:
+        inputs = modality.fingerprint_inputs(config)
+    except RebalanceError:  # a source that cannot be read: ingest reports it
+        return None
+    if inputs is None:
+        return None
+    parts: dict[str, Any] = {
+        "config": config.model_dump(mode="json", exclude=_NOT_OUTPUT_SHAPING),
+        "versions": library_versions(),
+        "code": code_sha256(),
+        **inputs,
+    }
+    encoded = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def reusable_run(config: CommonConfig, fingerprint: str | None, /) -> Path | None:
+    """The run folder behind `latest` when it has this fingerprint and its files are intact."""
+    if fingerprint is None:
+        return None
+    latest = config.dataset_dir / LATEST
+    try:
+        manifest = json.loads((latest / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get(FINGERPRINT) != fingerprint:
+        return None
+    run_dir = latest.resolve()
+    # Someone may have edited or deleted a file of the published run: then redo it.
+    if file_hashes(run_dir) != manifest.get("files"):
+        return None
+    remove_abandoned_folders(config.dataset_dir)  # as a full run would
+    return run_dir
+
+
+def code_sha256(roots: Iterable[Path] = CODE_ROOTS, /) -> str:
+    """sha256 of rebalance's own code, subpackages and report templates included: a changed
+    step (even without a version bump) must not reuse outputs the old code wrote."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in CODE_SUFFIXES and path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"{root.name}/{path.relative_to(root).as_posix()}\n".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()

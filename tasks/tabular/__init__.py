@@ -1,0 +1,1 @@
+"""Tables: a table's rows are the samples, imbalanced-learn's samplers rebalance them."""

@@ -1,0 +1,91 @@
+"""The tabular modality: a table's rows are the samples, imbalanced-learn rebalances them."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import polars as pl
+
+from rebalance.config import TabularConfig
+from tasks.core.columns import Columns
+from tasks.core.contract import Checked, Ingested, Modality, Resampled
+from tasks.core.frames import INGESTED_FILE, write_parquet
+from tasks.tabular import samplers
+from tasks.tabular.ingest import ingest_table
+from tasks.tabular.resample import rebalance_table
+from tasks.tabular.streaming import resample_streaming, streams
+from validations.null_check import preload_great_expectations
+from validations.tabular import validate_table, validate_table_batches
+
+
+class TabularModality(Modality[TabularConfig]):
+    """Tables: CSV, Parquet, NDJSON or Arrow IPC files."""
+
+    def preload(self) -> None:
+        """Import imblearn and Great Expectations (the CLI does it while Prefect starts)."""
+        for module_name in samplers.SAMPLER_MODULES:
+            importlib.import_module(module_name)
+        preload_great_expectations()
+
+    def check_config(self, config: TabularConfig, /) -> str | None:
+        return samplers.check_sampler_config(
+            config.rebalance.sampler, config.rebalance.params, seed=config.random_state
+        )
+
+    def ingest(self, config: TabularConfig, /) -> Ingested:
+        return ingest_table(config)
+
+    def validate(self, ingested: Ingested, config: TabularConfig, output_dir: Path, /) -> Checked:
+        if isinstance(ingested.frame, pl.LazyFrame):
+            return validate_table_batches(
+                ingested.frame,
+                columns=ingested.columns,
+                null_policy=config.validation.null_policy,
+                dataset=config.name,
+                output_dir=output_dir,
+                batch_rows=config.streaming.batch_rows,
+                source=config.source,
+                scratch=output_dir.parent / INGESTED_FILE,
+            )
+        return validate_table(
+            ingested.frame,
+            columns=ingested.columns,
+            null_policy=config.validation.null_policy,
+            dataset=config.name,
+            output_dir=output_dir,
+        )
+
+    def rebalance(
+        self,
+        train: pl.DataFrame | pl.LazyFrame,
+        columns: Columns,
+        config: TabularConfig,
+        run_dir: Path,
+        /,
+    ) -> Resampled:
+        if isinstance(train, pl.LazyFrame):
+            if streams(config.rebalance.sampler, config.rebalance.params):
+                return resample_streaming(
+                    train,
+                    columns=columns,
+                    sampler=config.rebalance.sampler,
+                    params=config.rebalance.params,
+                    seed=config.random_state,
+                    output=run_dir / "train.parquet",
+                )
+            # A k-NN sampler needs the rows in memory; rebalance_table's guard refuses up
+            # front when its matrices cannot fit.
+            train = train.collect(engine="streaming")
+        resampled = rebalance_table(
+            train,
+            columns=columns,
+            sampler=config.rebalance.sampler,
+            params=config.rebalance.params,
+            seed=config.random_state,
+        )
+        write_parquet(resampled.frame, run_dir / "train.parquet")
+        return resampled
+
+
+MODALITY = TabularModality()

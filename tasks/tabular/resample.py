@@ -1,0 +1,335 @@
+"""Rebalance a training table with an imbalanced-learn sampler, keeping polars dtypes.
+
+polars → numpy happens here, once, at the imblearn boundary (imblearn does not take polars
+frames). Original rows are taken back from the polars frame, so they keep their exact values,
+dtypes and id; only synthetic rows are rebuilt from numpy, cast to the original dtypes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from rebalance.errors import SamplerError
+from tasks.core.columns import SYNTHETIC, Columns
+from tasks.core.contract import Resampled
+from tasks.tabular import samplers
+from tasks.tabular.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_large
+
+
+def feature_kinds(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Columns
+) -> tuple[list[str], list[str]]:
+    """Split feature columns into numeric and categorical (string, categorical, boolean).
+
+    Raises:
+        SamplerError: a feature column has a type samplers cannot use (dates, lists, ...).
+    """
+    numeric, categorical = [], []
+    schema = frame.collect_schema()
+    for name in columns.features:
+        dtype = schema[name]
+        if dtype.is_numeric():
+            numeric.append(name)
+        elif dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum):
+            categorical.append(name)
+        else:
+            msg = (
+                f"feature column '{name}' has type {dtype}, which samplers cannot use; "
+                "leave it out of `features` or convert it to a number or a string"
+            )
+            raise SamplerError(msg)
+    return numeric, categorical
+
+
+def rebalance_table(
+    train: pl.DataFrame,
+    /,
+    *,
+    columns: Columns,
+    sampler: str,
+    params: dict[str, Any],
+    seed: int,
+) -> Resampled:
+    """Resample the training split; returns it with an `is_synthetic` column.
+
+    SMOTE on data with categorical feature columns runs SMOTENC (mixed) or SMOTEN (all
+    categorical). Distance-based under-samplers see categorical columns one-hot encoded.
+    k of within-class k-NN samplers is lowered to what the smallest class allows.
+
+    Raises:
+        SamplerError: the sampler cannot run on this data; the message says what to use.
+    """
+    if sampler.lower() == samplers.NO_SAMPLER:
+        frame = train.with_columns(pl.lit(False).alias(SYNTHETIC))
+        return Resampled(frame=frame, requested=sampler, sampler=None, params={})
+    if not columns.features:
+        msg = f"sampler {sampler} needs at least one feature column; check `features`"
+        raise SamplerError(msg)
+    numeric, categorical = feature_kinds(train, columns)
+    _refuse_identifier_like(train, categorical)
+    name = samplers.sampler_class(sampler).__name__
+    params = dict(params)
+    notes: list[str] = []
+    if categorical and name == "SMOTE":
+        name = "SMOTEN" if not numeric else "SMOTENC"
+        notes.append(f"SMOTE ran as {name} because of categorical columns {categorical}")
+    if name == "SMOTENC":
+        # imblearn takes column positions for a numpy matrix; users name columns.
+        named = params.get("categorical_features", categorical)
+        params["categorical_features"] = _positions(named, columns.features)
+    if categorical and name in samplers.NUMERIC_ONLY:
+        msg = (
+            f"sampler {name} needs numeric features, but {', '.join(categorical)} "
+            "are categorical; use SMOTE (it runs SMOTENC on them), RandomOverSampler, or "
+            "leave those columns out of `features`"
+        )
+        raise SamplerError(msg)
+    estimator = samplers.build_sampler(name, params, seed=seed)
+    fallback = samplers.vectorised_fallback(name)
+    if fallback:
+        notes.append(fallback)
+
+    labels = train[columns.label].to_numpy()
+    refuse_if_too_large(
+        sampler=name,
+        rows=train.height,
+        row_bytes=_row_bytes(train, name, numeric, categorical),
+        new_rows=_new_rows(estimator, labels),
+    )
+    if name in samplers.ANY_VALUES:
+        features = _object_matrix(train, columns.features, numeric)
+    else:
+        features = _float_matrix(train, numeric, categorical)
+    note = _fit_neighbours(estimator, labels)
+    if note:
+        notes.append(note)
+    try:
+        resampled_x, resampled_y = estimator.fit_resample(features, labels)
+    except (ValueError, RuntimeError) as exc:
+        samplers.raise_sampler_failure(name, exc)
+    origin = _origin_of_rows(estimator, features, labels, resampled_x, resampled_y)
+    del features  # a copy of the table no longer needed: lowers the peak while assembling
+    synthetic = _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
+    del resampled_x, resampled_y  # the synthetic rows are in polars now: free the matrix
+    frame = _assemble(train, origin, synthetic)
+    effective = {
+        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
+    }
+    if "categorical_features" in effective:
+        effective["categorical_features"] = [
+            columns.features[index] for index in effective["categorical_features"]
+        ]
+    return Resampled(
+        frame=frame,
+        requested=sampler,
+        sampler=name,
+        params=effective,
+        categorical=categorical,
+        notes=notes,
+    )
+
+
+def _refuse_identifier_like(train: pl.DataFrame, categorical: list[str]) -> None:
+    """A categorical column with (nearly) one value per row is an id or free text, and its
+    one-hot encoding (rows × categories) would not fit in memory: refuse it up front."""
+    for name in categorical:
+        distinct = train[name].n_unique()
+        if distinct > 1_000 and distinct > 0.5 * train.height:
+            gigabytes = train.height * distinct * 8 / 1e9
+            msg = (
+                f"categorical feature column '{name}' has {distinct} distinct values in "
+                f"{train.height} training rows (a one-hot encoding of ~{gigabytes:,.1f} GB); "
+                "it looks like an id or free text: set it as `id_column` or leave it out "
+                "of `features`"
+            )
+            raise SamplerError(msg)
+
+
+def _row_bytes(train: pl.DataFrame, name: str, numeric: list[str], categorical: list[str]) -> int:
+    """Bytes per row of the matrix the sampler gets (see `_object_matrix`, `_float_matrix`)."""
+    if name in samplers.ANY_VALUES and categorical:
+        return CELL_BYTES * len(numeric) + OBJECT_CELL_BYTES * len(categorical)
+    one_hot = sum(train[column].n_unique() for column in categorical)
+    return CELL_BYTES * (len(numeric) + one_hot)
+
+
+def _new_rows(estimator: Any, labels: np.ndarray) -> int:
+    """Rows an over-sampler will add (0 for under-sampling, or a strategy it will refuse)."""
+    from imblearn.utils import check_sampling_strategy
+
+    if getattr(estimator, "_sampling_type", None) != "over-sampling":
+        return 0
+    try:
+        strategy = check_sampling_strategy(estimator.sampling_strategy, labels, "over-sampling")
+    except ValueError:
+        return 0  # fit_resample reports it, with imblearn's own message
+    return sum(max(int(extra), 0) for extra in strategy.values())
+
+
+def _positions(names: list[Any], features: tuple[str, ...]) -> list[int]:
+    positions = []
+    for name in names:
+        if isinstance(name, int):
+            positions.append(name)
+        elif name in features:
+            positions.append(features.index(name))
+        else:
+            msg = (
+                f"rebalance.params.categorical_features names '{name}', which is not a "
+                f"feature column ({', '.join(features)})"
+            )
+            raise SamplerError(msg)
+    return positions
+
+
+def _object_matrix(frame: pl.DataFrame, features: tuple[str, ...], numeric: list[str]):
+    """Numeric columns as floats, others as their Python values, in one object array."""
+    if len(numeric) == len(features):
+        return frame.select(features).cast(pl.Float64).to_numpy()
+    matrix = np.empty((frame.height, len(features)), dtype=object)
+    for index, name in enumerate(features):
+        column = frame[name]
+        if name in numeric:
+            matrix[:, index] = column.cast(pl.Float64).to_numpy()
+        else:
+            matrix[:, index] = (
+                column.cast(pl.String).to_numpy()
+                if column.dtype != pl.Boolean
+                else column.to_numpy()
+            )
+    return matrix
+
+
+def _float_matrix(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
+    """Numeric columns as floats plus categorical columns one-hot encoded (for distances)."""
+    parts = [frame.select(numeric).cast(pl.Float64)] if numeric else []
+    if categorical:
+        encoded = frame.select(pl.col(categorical).cast(pl.String)).to_dummies()
+        parts.append(encoded.cast(pl.Float64))
+    return pl.concat(parts, how="horizontal").to_numpy()
+
+
+def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
+    """Lower k for the smallest class that the sampler will oversample."""
+    from imblearn.over_sampling import SMOTE
+    from imblearn.utils import check_sampling_strategy
+
+    if samplers.sampler_name(estimator) in ("SMOTEENN", "SMOTETomek"):
+        # Their SMOTE step is an estimator param: lower its k, keep their strategy and seed.
+        inner = estimator.smote or SMOTE(
+            sampling_strategy=estimator.sampling_strategy, random_state=estimator.random_state
+        )
+        note = _fit_neighbours(inner, labels)
+        if note:
+            estimator.set_params(smote=inner)
+        return note
+    if samplers.sampler_name(estimator) not in samplers.WITHIN_CLASS_NEIGHBOURS:
+        return None
+    try:
+        strategy = check_sampling_strategy(
+            estimator.sampling_strategy, labels, estimator._sampling_type
+        )
+    except ValueError as exc:
+        samplers.raise_sampler_failure(samplers.sampler_name(estimator), exc)
+    grown = [name for name, extra in strategy.items() if extra > 0]
+    if not grown:
+        return None
+    names, counts = np.unique(labels, return_counts=True)
+    sizes = {name: int(count) for name, count in zip(names.tolist(), counts, strict=True)}
+    smallest_class = min(grown, key=lambda name: sizes[name])
+    return samplers.lower_neighbours(
+        estimator, smallest=sizes[smallest_class], smallest_class=smallest_class
+    )
+
+
+def _origin_of_rows(estimator, features, labels, resampled_x, resampled_y) -> np.ndarray:
+    """For each output row, the index of the training row it is, or -1 if synthetic."""
+    n = features.shape[0]
+    indices = getattr(estimator, "sample_indices_", None)
+    if indices is not None and len(indices) == len(resampled_y):
+        origin = np.asarray(indices, dtype=np.int64).copy()
+        # A row drawn twice (random over-sampling) is an original once, then a copy.
+        _, first = np.unique(origin, return_index=True)
+        repeat = np.ones(origin.size, dtype=bool)
+        repeat[first] = False
+        # Smoothed bootstrap (shrinkage) changes values: such rows are not originals.
+        changed = ~_rows_equal(resampled_x, features[origin])
+        origin[repeat | changed] = -1
+        return origin
+    if len(resampled_y) >= n and _rows_equal(resampled_x[:n], features).all():
+        # Over-samplers return the input rows first, then the new ones.
+        return np.concatenate([np.arange(n), np.full(len(resampled_y) - n, -1)])
+    return _match_rows(features, labels, resampled_x, resampled_y)
+
+
+def _rows_equal(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if left.size == 0:
+        return np.ones(left.shape[0], dtype=bool)
+    return np.all(left == right, axis=1)
+
+
+def _match_rows(features, labels, resampled_x, resampled_y) -> np.ndarray:
+    """Match output rows to training rows by value (each training row used once)."""
+    unused: dict[tuple, list[int]] = {}
+    for index in range(features.shape[0] - 1, -1, -1):
+        key = (labels[index], *features[index].tolist())
+        unused.setdefault(key, []).append(index)
+    origin = np.full(len(resampled_y), -1, dtype=np.int64)
+    for row in range(len(resampled_y)):
+        bucket = unused.get((resampled_y[row], *resampled_x[row].tolist()))
+        if bucket:
+            origin[row] = bucket.pop()
+    return origin
+
+
+def _synthetic_frame(
+    train, columns, numeric, origin, resampled_x, resampled_y, name
+) -> pl.DataFrame | None:
+    """The synthetic rows (origin -1) as a polars frame with the training dtypes, or None."""
+    synthetic_rows = np.flatnonzero(origin < 0)
+    if synthetic_rows.size == 0:
+        return None
+    if resampled_x.shape[1] != len(columns.features):
+        msg = f"{name} returned encoded features that cannot be mapped back to columns"
+        raise SamplerError(msg)
+    values = {}
+    for index, column in enumerate(columns.features):
+        raw = resampled_x[synthetic_rows, index]
+        dtype = train.schema[column]
+        if column in numeric:
+            series = pl.Series(column, raw.astype(np.float64, copy=False))
+            series = series.round(0) if dtype.is_integer() else series
+            values[column] = series.cast(dtype)
+        elif dtype == pl.Boolean:
+            values[column] = pl.Series(column, raw.tolist(), dtype=pl.Boolean)
+        else:
+            values[column] = pl.Series(column, raw.tolist(), dtype=pl.String).cast(dtype)
+    values[columns.label] = pl.Series(
+        columns.label, resampled_y[synthetic_rows].tolist(), dtype=train.schema[columns.label]
+    )
+    return pl.DataFrame(values).with_columns(pl.lit(True).alias(SYNTHETIC))
+
+
+def _assemble(train, origin, synthetic) -> pl.DataFrame:
+    """Original rows (in training order) from polars, then the synthetic rows."""
+    kept = np.sort(origin[origin >= 0])
+    # Over-samplers keep every row in order: skip the gather (a copy of the whole table).
+    every_row = kept.size == train.height
+    originals = (train if every_row else train[kept]).with_columns(pl.lit(False).alias(SYNTHETIC))
+    if synthetic is None:
+        return originals
+    return pl.concat([originals, synthetic], how="diagonal_relaxed").select(originals.columns)
+
+
+def is_plain(value: Any) -> bool:
+    """JSON-friendly param values (estimator objects are described by their own params)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return True
+    if isinstance(value, list | tuple):
+        return all(is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(is_plain(key) and is_plain(item) for key, item in value.items())
+    return False

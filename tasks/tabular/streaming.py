@@ -1,0 +1,97 @@
+"""Random samplers on a training split larger than memory (`streaming.enabled`).
+
+RandomUnderSampler and RandomOverSampler (without shrinkage) only choose rows: imblearn
+chooses them from the labels, and a streaming query writes them. Their rows are the same
+as in memory; the copies an over-sampler adds come in training order rather than in
+imblearn's draw order. Every other sampler needs the training split in memory: it is
+collected and goes through `tasks.tabular.resample.rebalance_table` (memory guard included).
+The streamed ingest, null check and split live with their in-memory versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tasks.core.columns import SYNTHETIC, Columns
+from tasks.core.contract import Resampled
+from tasks.core.frames import ROW, rows_at, sink_parquet
+from tasks.tabular import samplers
+from tasks.tabular.resample import is_plain
+
+# Samplers that only choose rows (imblearn draws them from the labels alone).
+ROW_CHOOSERS = ("RandomUnderSampler", "RandomOverSampler")
+
+
+def streams(sampler: str, params: Mapping[str, Any], /) -> bool:
+    """Whether the sampler can rebalance a training split that is not in memory."""
+    if sampler.lower() == samplers.NO_SAMPLER:
+        return True
+    name = samplers.sampler_class(sampler).__name__
+    return name in ROW_CHOOSERS and params.get("shrinkage") is None
+
+
+def resample_streaming(
+    train: pl.LazyFrame,
+    /,
+    *,
+    columns: Columns,
+    sampler: str,
+    params: Mapping[str, Any],
+    seed: int,
+    output: Path,
+) -> Resampled:
+    """Random under- or over-sampling of a training split on disk; writes `output`.
+
+    Rows chosen once are the originals (in training order); rows chosen again are copies
+    (`is_synthetic`, in training order, id and group columns empty as for any synthetic
+    row), after the originals.
+
+    Raises:
+        SamplerError: imblearn refuses the sampling strategy for these classes.
+    """
+    originals = train.with_columns(pl.lit(False).alias(SYNTHETIC))
+    if sampler.lower() == samplers.NO_SAMPLER:
+        sink_parquet(originals, output)
+        return Resampled(frame=pl.scan_parquet(output), requested=sampler, sampler=None, params={})
+    name = samplers.sampler_class(sampler).__name__
+    estimator = samplers.build_sampler(name, dict(params), seed=seed)
+    labels = train.select(columns.label).collect(engine="streaming")[columns.label].to_numpy()
+    # imblearn draws these samplers' rows from the labels alone: row numbers stand in for X.
+    positions = np.arange(labels.size).reshape(-1, 1)
+    try:
+        estimator.fit_resample(positions, labels)
+    except (ValueError, RuntimeError) as exc:
+        samplers.raise_sampler_failure(name, exc)
+    chosen = np.bincount(estimator.sample_indices_, minlength=labels.size)
+    del labels, positions
+    parts = [rows_at(originals, np.flatnonzero(chosen > 0))]
+    extra = np.maximum(chosen - 1, 0)
+    if extra.any():
+        parts.append(_copies(train, np.repeat(np.arange(extra.size), extra), columns))
+    sink_parquet(pl.concat(parts, how="vertical"), output)
+    effective = {
+        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
+    }
+    return Resampled(
+        frame=pl.scan_parquet(output), requested=sampler, sampler=name, params=effective
+    )
+
+
+def _copies(train: pl.LazyFrame, positions: np.ndarray, columns: Columns) -> pl.LazyFrame:
+    """The rows at sorted `positions` (repeats allowed), marked synthetic, in order."""
+    indexed = train.with_row_index(ROW)
+    schema = indexed.collect_schema()
+    wanted = pl.DataFrame({ROW: pl.Series(positions).cast(schema[ROW])}).lazy()
+    # Build the join's table on the positions (the smaller side); keep the training order.
+    copies = indexed.join(wanted, on=ROW, how="inner", maintain_order="left").drop(ROW)
+    emptied = [
+        pl.lit(None, dtype=schema[name]).alias(name)
+        for name in (columns.id_column, columns.group_column)
+        if name is not None and name not in (columns.label, *columns.features)
+    ]
+    return copies.with_columns(*emptied, pl.lit(True).alias(SYNTHETIC))

@@ -1,0 +1,1 @@
+"""Text: minority-class texts paraphrased by back-translation (MarianMT) or EDA."""

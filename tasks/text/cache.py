@@ -1,0 +1,203 @@
+"""A translation cache that persists across runs, so a nightly run translates only new texts.
+
+Entries are keyed by (text hash, model name and revision, decoding options, seed and sample
+index). Each namespace (model + decoding) is a folder of JSONL parts; a run adds its new
+entries as one new part, written under a temporary name and renamed into place, so a killed
+run never leaves a half-written part and concurrent runs never write the same file.
+
+Writers take an exclusive lock (`fcntl.flock` on `.lock` in the cache folder; POSIX only) for
+the whole flush, so two runs of one dataset at once write one after the other: the second
+skips entries the first has just written, and temporary files found under the lock are
+leftovers of killed runs, safe to delete. The kernel releases a flock when its holder dies,
+so a killed run's lock never blocks the next one. Readers need no lock: a part appears whole
+(renamed into place) or not at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rebalance.errors import DataError
+from tasks.text.translators import Translation, Translator
+
+META_FILE = "meta.json"
+LOCK_FILE = ".lock"
+
+
+def text_key(text: str, /, *, seed: int | None, sample: int) -> str:
+    """Cache key of one input: its sha256, plus the seed and sample index when sampling."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest if seed is None else f"{digest}:{seed}:{sample}"
+
+
+class TranslationCache:
+    """Cached translations under `folder`, one namespace per (model, decoding options)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        /,
+        *,
+        lock_timeout: float = 600.0,
+        run: Callable[..., list[Translation]] | None = None,
+    ) -> None:
+        """`run(translator, texts, seed=...)` translates the misses (default: in this process,
+        `translator.translate`); `tasks.text.shards.ShardedTranslation` spreads them."""
+        self.folder = folder
+        self.lock_timeout = lock_timeout
+        self.run = run or _translate_here
+        self._loaded: dict[str, dict[str, dict[str, Any]]] = {}
+        self._pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _namespace(self, model_id: str, decoding: dict[str, Any]) -> str:
+        meta = {"model": model_id, "decoding": decoding}
+        name = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:20]
+        if name not in self._loaded:
+            self._meta[name] = meta
+            self._loaded[name] = self._read(self.folder / name)
+            self._pending[name] = {}
+        return name
+
+    @staticmethod
+    def _read(folder: Path) -> dict[str, dict[str, Any]]:
+        entries: dict[str, dict[str, Any]] = {}
+        if not folder.is_dir():
+            return entries
+        for part in sorted(folder.glob("*.jsonl")):
+            try:
+                with part.open(encoding="utf-8") as handle:
+                    for line in handle:
+                        entry = json.loads(line)
+                        entries[entry["key"]] = entry
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+                msg = (
+                    f"translation cache file {part} is damaged ({type(exc).__name__}: {exc}); "
+                    "delete it (its texts are translated again) or set rebalance.cache_dir"
+                )
+                raise DataError(msg) from None
+        return entries
+
+    def translate(
+        self,
+        translator: Translator,
+        texts: list[str],
+        /,
+        *,
+        decoding: dict[str, Any],
+        seed: int | None,
+        sample: int,
+    ) -> list[Translation]:
+        """Translations of `texts`, from the cache where present, else from `translator`."""
+        name = self._namespace(translator.model_id, decoding)
+        known = self._loaded[name] | self._pending[name]
+        keys = [text_key(text, seed=seed, sample=sample) for text in texts]
+        missing = list(dict.fromkeys(key for key in keys if key not in known))
+        self.hits += len(keys) - sum(1 for key in keys if key not in known)
+        self.misses += sum(1 for key in keys if key not in known)
+        if missing:
+            by_key = dict(zip(keys, texts, strict=True))
+            new = self.run(
+                translator, [by_key[key] for key in missing], seed=(seed or 0) * 1000 + sample
+            )
+            for key, result in zip(missing, new, strict=True):
+                entry = {"key": key, "text": result.text, "truncated": result.truncated}
+                self._pending[name][key] = entry
+                known[key] = entry
+        return [Translation(known[key]["text"], known[key]["truncated"]) for key in keys]
+
+    def flush(self) -> int:
+        """Write this run's new entries (one part per namespace, atomically); returns count.
+
+        Entries another run wrote since this one read the cache are not written again.
+
+        Raises:
+            DataError: another process held the cache's lock for longer than
+                `lock_timeout` seconds (the message names the lock file and its holder).
+        """
+        if not any(self._pending.values()):
+            return 0
+        written = 0
+        with self.lock():
+            for name, entries in self._pending.items():
+                if not entries:
+                    continue
+                folder = self.folder / name
+                folder.mkdir(parents=True, exist_ok=True)
+                for leftover in folder.glob(".*.tmp"):
+                    leftover.unlink(missing_ok=True)  # a killed writer's: none runs now
+                on_disk = self._read(folder)
+                new = {key: entry for key, entry in entries.items() if key not in on_disk}
+                meta = folder / META_FILE
+                if not meta.exists():
+                    _atomic_write(meta, json.dumps(self._meta[name], indent=2) + "\n")
+                if new:
+                    lines = "".join(
+                        json.dumps(entry, ensure_ascii=False) + "\n" for entry in new.values()
+                    )
+                    _atomic_write(folder / f"{secrets.token_hex(8)}.jsonl", lines)
+                self._loaded[name].update(on_disk | entries)
+                written += len(new)
+                entries.clear()
+        return written
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the cache folder's exclusive write lock (waits up to `lock_timeout` s).
+
+        Raises:
+            DataError: the lock stayed taken for `lock_timeout` seconds.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / LOCK_FILE
+        with path.open("a+", encoding="utf-8") as handle:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        holder = handle.read().strip() or "unknown"
+                        msg = (
+                            f"translation cache {self.folder} stayed locked by another run "
+                            f"(pid {holder}, lock file {path}) for {self.lock_timeout:g} s; "
+                            "wait for that run to finish, or give this one another "
+                            "rebalance.cache_dir"
+                        )
+                        raise DataError(msg) from None
+                    time.sleep(0.05)
+            try:
+                # The holder's pid, for the message above (the lock itself is the flock).
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _translate_here(translator: Translator, texts: list[str], /, *, seed: int) -> list[Translation]:
+    return translator.translate(texts, seed=seed)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with temp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temp.replace(path)

@@ -1,0 +1,285 @@
+"""Checks of an image dataset before it is split: nulls in the index, then every file decoded.
+
+A file is bad when it is missing, unreadable (permissions), empty, not an image (whatever its
+extension says), truncated or corrupt, 0 pixels wide or high, above the pixel limit (a
+decompression bomb), or in a pixel format the pipeline cannot augment. An animated file is one
+image: its first frame is checked (and augmented), and the report counts them.
+`bad_files: fail` stops the run with the list; `skip` leaves them out and lists them in the
+manifest and report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from PIL import Image, UnidentifiedImageError
+
+from rebalance.errors import DataError, ValidationFailed
+from tasks.core.classes import check_class_sizes, class_counts
+from tasks.core.contract import Checked
+from tasks.core.markdown import render
+from validations.null_check import check_nulls
+
+# Pixel formats the augmentation reads (see tasks.image_augment.load_pixels).
+SUPPORTED_MODES = frozenset(
+    {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
+    | {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+)
+SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+EXIF_ORIENTATION = 0x0112
+SHOWN_BAD_FILES = 20
+TEMPLATE = Path(__file__).with_name("templates") / "images.md.j2"
+UNREADABLE = (
+    "unreadable: permission denied; give the user running the pipeline read access "
+    "(chmod a+r) or remove the file"
+)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What decoding one file found: its size and mode, or why it is unusable."""
+
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    format: str | None = None
+    orientation: int = 1
+    # Frames in the file: above 1 for an animated GIF/WebP/PNG, of which the first is used.
+    frames: int = 1
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A file left out (or refused): its path in the index and why."""
+
+    path: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Exact duplicates (same sha256): groups of files, the files in them, and the groups whose
+    files carry more than one label."""
+
+    groups: int
+    images: int
+    groups_with_conflicting_labels: int
+
+
+@dataclass(frozen=True)
+class ImageFindings:
+    """What validating an image dataset found, for the manifest and the report."""
+
+    bad_files_policy: str
+    bad_files: list[BadFile]
+    max_pixels: int
+    duplicates: Duplicates
+    modes: dict[str, int]
+    exif_rotated: int
+    animated: int
+
+    def as_manifest(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def decode(path: Path, /, *, max_pixels: int) -> Decoded:
+    """Open and fully decode one image file; never raises for a bad file."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return Decoded(problem="file not found")
+    except PermissionError:
+        return Decoded(problem=UNREADABLE)
+    except OSError as exc:
+        return Decoded(problem=f"unreadable ({exc.strerror or exc})")
+    if size == 0:
+        return Decoded(problem="zero bytes")
+    try:
+        with warnings.catch_warnings():
+            # Our own limit decides; Pillow's warning would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    return Decoded(
+                        problem=f"{width}×{height} = {width * height:,} pixels, above "
+                        f"validation.max_pixels {max_pixels:,}"
+                    )
+                image.load()  # the first frame: what augmentation and loaders use
+                mode, kind = image.mode, image.format
+                orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+                frames = int(getattr(image, "n_frames", 1) or 1)
+    except Image.DecompressionBombError:
+        return Decoded(
+            problem=f"above Pillow's decompression-bomb limit (max_pixels {max_pixels:,})"
+        )
+    except PermissionError:
+        return Decoded(problem=UNREADABLE)
+    except UnidentifiedImageError:
+        declared = _declared_size(path)
+        if declared is not None and 0 in declared:
+            return Decoded(
+                problem=f"empty image: its header says {declared[0]}×{declared[1]} pixels"
+            )
+        return Decoded(problem="not an image Pillow can read (wrong extension or not an image)")
+    except (OSError, SyntaxError, ValueError) as exc:
+        return Decoded(problem=f"corrupt or truncated ({_first_line(exc)})")
+    if mode not in SUPPORTED_MODES:
+        return Decoded(problem=f"unsupported pixel mode '{mode}'; convert it to 8- or 16-bit")
+    if orientation in (5, 6, 7, 8):  # rotated by 90°: the upright image is height × width
+        width, height = height, width
+    return Decoded(
+        width=width,
+        height=height,
+        mode=mode,
+        format=kind,
+        orientation=orientation,
+        frames=frames,
+    )
+
+
+def _declared_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from a PNG, GIF or BMP header (Pillow refuses 0-pixel images unnamed)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(26)
+    except OSError:
+        return None
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" and len(head) >= 24:
+        return struct.unpack(">II", head[16:24])
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return struct.unpack("<HH", head[6:10])
+    if head.startswith(b"BM") and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(width), abs(height)
+    return None
+
+
+def validate_images(
+    frame: pl.DataFrame,
+    /,
+    *,
+    root: Path,
+    label: str,
+    path_column: str,
+    hash_column: str,
+    null_policy: str,
+    bad_files: str,
+    max_pixels: int,
+    dataset: str,
+    output_dir: Path,
+) -> Checked[ImageFindings]:
+    """Null check of the index, decode every file, apply the bad-file policy, count duplicates.
+
+    `path_column` holds each file's path under `root`, `hash_column` its sha256. Returns the
+    index with `width`, `height` (upright, after EXIF orientation), `mode`,
+    `format` and `orientation` columns added.
+
+    Raises:
+        ValidationFailed: nulls under `null_policy: fail`, or bad files under `bad_files: fail`,
+            naming them.
+        DataError: a single class, or a class too small to split.
+    """
+    checked_columns = [path_column, label]
+    result = check_nulls(frame, columns=checked_columns, dataset=dataset, output_dir=output_dir)
+    with_nulls = {name: count for name, count in result.null_counts.items() if count}
+    rows_dropped = 0
+    if with_nulls and null_policy == "fail":
+        listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+        msg = (
+            f"null values in {listed} of the image index; fix the table or set "
+            "validation.null_policy: drop"
+        )
+        raise ValidationFailed(msg)
+    if with_nulls:
+        kept = frame.drop_nulls(checked_columns)
+        rows_dropped = frame.height - kept.height
+        frame = kept
+
+    paths = frame[path_column].to_list()
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 2)) as pool:
+        found = list(pool.map(lambda rel: decode(root / rel, max_pixels=max_pixels), paths))
+    bad = [
+        BadFile(path, item.problem) for path, item in zip(paths, found, strict=True) if item.problem
+    ]
+    if bad and bad_files == "fail":
+        shown = "; ".join(f"{item.path}: {item.problem}" for item in bad[:SHOWN_BAD_FILES])
+        more = f" and {len(bad) - SHOWN_BAD_FILES} more" if len(bad) > SHOWN_BAD_FILES else ""
+        msg = (
+            f"{len(bad)} unusable image file(s) under {root}: {shown}{more}; fix or remove "
+            "them, or set validation.bad_files: skip"
+        )
+        raise ValidationFailed(msg)
+    frame = frame.with_columns(
+        pl.Series("width", [item.width for item in found], dtype=pl.Int32),
+        pl.Series("height", [item.height for item in found], dtype=pl.Int32),
+        pl.Series("mode", [item.mode for item in found], dtype=pl.String),
+        pl.Series("format", [item.format for item in found], dtype=pl.String),
+        pl.Series("orientation", [item.orientation for item in found], dtype=pl.Int8),
+        pl.Series("frames", [item.frames for item in found], dtype=pl.Int32),
+    ).filter(pl.col("mode").is_not_null())
+
+    counts = class_counts(frame[label])
+    _check_folder_names(counts, label)
+    check_class_sizes(counts, label=label)
+    findings = ImageFindings(
+        bad_files_policy=bad_files,
+        bad_files=bad,
+        max_pixels=max_pixels,
+        duplicates=_duplicates(frame, label, hash_column),
+        modes=dict(sorted(frame["mode"].value_counts().iter_rows())),
+        exif_rotated=int((frame["orientation"] != 1).sum()),
+        animated=int((frame["frames"] > 1).sum()),
+    )
+    return Checked(
+        frame=frame,
+        rows_dropped=rows_dropped,
+        null_counts=result.null_counts,
+        class_counts=counts,
+        findings=findings,
+        report_sections=(render(TEMPLATE, findings=findings),),
+    )
+
+
+def _check_folder_names(counts: dict, label: str) -> None:
+    # Each class becomes a folder: loaders skip hidden ones and a separator would nest it.
+    for name in counts:
+        text = str(name)
+        if (
+            not text.strip()
+            or text in (".", "..")
+            or text.startswith(".")
+            or any(char in text for char in ("/", "\\", "\0"))
+        ):
+            msg = (
+                f"class {name!r} of label '{label}' cannot be an output folder name (empty, "
+                "hidden, or holding a path separator); rename the class"
+            )
+            raise DataError(msg)
+
+
+def _duplicates(frame: pl.DataFrame, label: str, hash_column: str) -> Duplicates:
+    groups = (
+        frame.group_by(hash_column)
+        .agg(pl.len().alias("copies"), pl.col(label).n_unique().alias("labels"))
+        .filter(pl.col("copies") > 1)
+    )
+    return Duplicates(
+        groups=groups.height,
+        images=int(groups["copies"].sum() or 0),
+        groups_with_conflicting_labels=int((groups["labels"] > 1).sum()),
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,169 @@
+"""Checks run on the whole table before it is split."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from rebalance.errors import DataError, ValidationFailed
+from tasks.core.classes import check_class_sizes, class_counts
+from tasks.core.columns import Columns
+from tasks.core.contract import Checked
+from tasks.core.frames import batches, sink_parquet
+from tasks.core.tables import reading
+from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
+
+
+def validate_table(
+    frame: pl.DataFrame,
+    /,
+    *,
+    columns: Columns,
+    null_policy: str,
+    dataset: str,
+    output_dir: Path,
+) -> Checked:
+    """Null check (Great Expectations), finite numbers, and enough rows per class.
+
+    Under `null_policy="drop"` rows with a null (or a float NaN, which Great Expectations
+    counts as null too) in a used column are removed and counted.
+
+    Raises:
+        ValidationFailed: nulls under `null_policy="fail"`, naming each column and count.
+        DataError: infinite values, no row without nulls (under `drop`), a single class, or
+            a class too small to split.
+    """
+    result = check_nulls(frame, columns=columns.kept, dataset=dataset, output_dir=output_dir)
+    with_nulls = {name: count for name, count in result.null_counts.items() if count}
+    rows_dropped = 0
+    if with_nulls and null_policy == "fail":
+        raise _nulls_found(with_nulls, result)
+    if with_nulls:
+        kept = frame.filter(~pl.any_horizontal(_missing(frame.schema, name) for name in with_nulls))
+        rows_dropped = frame.height - kept.height
+        if kept.is_empty():
+            raise _nothing_left(frame.height, with_nulls)
+        frame = kept
+    for name, infinite in _infinite_counts(frame, columns).items():
+        raise _infinite_values(name, infinite)
+    counts = class_counts(frame[columns.label])
+    check_class_sizes(counts, label=columns.label)
+    return Checked(
+        frame=frame,
+        rows_dropped=rows_dropped,
+        null_counts=result.null_counts,
+        class_counts=counts,
+    )
+
+
+def validate_table_batches(
+    frame: pl.LazyFrame,
+    /,
+    *,
+    columns: Columns,
+    null_policy: str,
+    dataset: str,
+    output_dir: Path,
+    batch_rows: int,
+    source: Path,
+    scratch: Path,
+) -> Checked:
+    """`validate_table` for a table read `batch_rows` rows at a time (streaming).
+
+    The table is first written to `scratch` (parquet) by polars' native sink, and every
+    later pass reads that file: polars' streaming engine reads ahead of a slow Python
+    consumer such as Great Expectations, and from a CSV it read the whole file ahead,
+    while a parquet scan keeps a bounded buffer. Great Expectations checks each batch; the
+    class counts, infinite values and the rows a `drop` policy removes are counted batch
+    by batch. The returned frame scans `scratch` (with the `drop` filter applied).
+
+    Raises:
+        ValidationFailed, DataError: as `validate_table`.
+    """
+    with reading(source):
+        sink_parquet(frame, scratch)
+    frame = pl.scan_parquet(scratch)
+    schema = frame.collect_schema()
+    missing = ~pl.any_horizontal(_missing(schema, name) for name in columns.kept)
+    kept_rows = read_rows = 0
+    infinite: dict[str, int] = {}
+    label_counts: list[pl.DataFrame] = []
+
+    def counted_batches() -> Iterator[pl.DataFrame]:
+        nonlocal kept_rows, read_rows
+        for batch in batches(frame, rows=batch_rows):
+            read_rows += batch.height
+            kept = batch.filter(missing) if null_policy == "drop" else batch
+            kept_rows += kept.height
+            for name, count in _infinite_counts(kept, columns).items():
+                infinite[name] = infinite.get(name, 0) + count
+            label_counts.append(kept[columns.label].value_counts(sort=False))
+            yield batch
+
+    with reading(source):
+        result = check_nulls_in_batches(
+            counted_batches(), columns=columns.kept, dataset=dataset, output_dir=output_dir
+        )
+    with_nulls = {name: count for name, count in result.null_counts.items() if count}
+    if with_nulls and null_policy == "fail":
+        raise _nulls_found(with_nulls, result)
+    if with_nulls and kept_rows == 0:
+        raise _nothing_left(read_rows, with_nulls)
+    for name, count in infinite.items():
+        raise _infinite_values(name, count)
+    # The batches' counts summed, in class_counts' order (polars' sort of the label).
+    summed = (
+        pl.concat(label_counts)
+        .group_by(columns.label)
+        .agg(pl.col("count").sum())
+        .sort(columns.label)
+    )
+    counts = dict(zip(summed[columns.label].to_list(), summed["count"].to_list(), strict=True))
+    check_class_sizes(counts, label=columns.label)
+    return Checked(
+        frame=frame.filter(missing) if with_nulls else frame,
+        rows_dropped=read_rows - kept_rows,
+        null_counts=result.null_counts,
+        class_counts=counts,
+    )
+
+
+def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> ValidationFailed:
+    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    return ValidationFailed(
+        f"null values in {listed}; fix the data or set validation.null_policy: drop "
+        f"(details in {result.data_docs_index.name} of the validation report)"
+    )
+
+
+def _nothing_left(rows: int, with_nulls: dict[str, int]) -> DataError:
+    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    return DataError(
+        f"every one of the {rows} rows has a null in a used column ({listed}), "
+        "so validation.null_policy: drop leaves nothing; fix the data or leave the "
+        "emptiest columns out of `features`"
+    )
+
+
+def _infinite_values(name: str, count: int) -> DataError:
+    return DataError(
+        f"feature column '{name}' holds {count} infinite values; samplers need "
+        "finite numbers: fix or drop those rows, or leave the column out of `features`"
+    )
+
+
+def _missing(schema: pl.Schema, name: str) -> pl.Expr:
+    if schema[name].is_float():
+        return pl.col(name).is_null() | pl.col(name).is_nan()
+    return pl.col(name).is_null()
+
+
+def _infinite_counts(frame: pl.DataFrame, columns: Columns) -> dict[str, int]:
+    """Infinite values per float feature column, for the columns that hold any."""
+    floats = [name for name in columns.features if frame.schema[name].is_float()]
+    if not floats:
+        return {}
+    found = frame.select(pl.col(name).is_infinite().sum() for name in floats).row(0)
+    return {name: int(count) for name, count in zip(floats, found, strict=True) if count}
