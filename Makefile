@@ -34,9 +34,11 @@ demo: install
 	$(BIN)/rebalance run configs/digits.yaml
 	$(BIN)/rebalance run configs/tickets.yaml
 
+# ruff, then the packages' layering (import-linter contracts in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

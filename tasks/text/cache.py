@@ -5,8 +5,8 @@ index). Each namespace (model + decoding) is a folder of JSONL parts; a run adds
 entries as one new part, written under a temporary name and renamed into place, so a killed
 run never leaves a half-written part and concurrent runs never write the same file.
 
-Writers take an exclusive lock (`fcntl.flock` on `.lock` in the cache folder; POSIX only) for
-the whole flush, so two runs of one dataset at once write one after the other: the second
+Writers take an exclusive lock (filelock's `FileLock`: an flock on `.lock` in the cache folder)
+for the whole flush, so two runs of one dataset at once write one after the other: the second
 skips entries the first has just written, and temporary files found under the lock are
 leftovers of killed runs, safe to delete. The kernel releases a flock when its holder dies,
 so a killed run's lock never blocks the next one. Readers need no lock: a part appears whole
@@ -15,16 +15,16 @@ so a killed run's lock never blocks the next one. Readers need no lock: a part a
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from rebalance.errors import DataError
 from tasks.text.translators import Translation, Translator
@@ -161,33 +161,34 @@ class TranslationCache:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / LOCK_FILE
-        with path.open("a+", encoding="utf-8") as handle:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        handle.seek(0)
-                        holder = handle.read().strip() or "unknown"
-                        msg = (
-                            f"translation cache {self.folder} stayed locked by another run "
-                            f"(pid {holder}, lock file {path}) for {self.lock_timeout:g} s; "
-                            "wait for that run to finish, or give this one another "
-                            "rebalance.cache_dir"
-                        )
-                        raise DataError(msg) from None
-                    time.sleep(0.05)
-            try:
-                # The holder's pid, for the message above (the lock itself is the flock).
-                handle.seek(0)
-                handle.truncate()
-                handle.write(f"{os.getpid()}\n")
-                handle.flush()
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        lock = FileLock(path, timeout=self.lock_timeout, on_acquired=_write_holder)
+        try:
+            lock.acquire()
+        except Timeout:
+            holder = _read_holder(path)
+            msg = (
+                f"translation cache {self.folder} stayed locked by another run (pid {holder}, "
+                f"lock file {path}) for {self.lock_timeout:g} s; wait for that run to finish, "
+                "or give this one another rebalance.cache_dir"
+            )
+            raise DataError(msg) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def _write_holder(descriptor: int) -> None:
+    # The holder's pid in the lock file, for the message above (the lock itself is the flock).
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def _translate_here(translator: Translator, texts: list[str], /, *, seed: int) -> list[Translation]:

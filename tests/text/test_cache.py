@@ -15,7 +15,7 @@ from rebalance.errors import DataError
 from tasks.text.cache import TranslationCache
 from tasks.text.translators import Translation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DECODING = {"max_new_tokens": 8, "num_beams": 1, "do_sample": False}
 
 # A writer process: waits for the go file, then translates its texts in chunks with a fake

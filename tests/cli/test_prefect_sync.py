@@ -19,7 +19,7 @@ import pytest
 
 from rebalance.prefect_sync import track_task_runs, wait_until_recorded
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULT_PREFIX = "RESULT="
 N_SUBMITTED = 80
 N_CALLED = 20

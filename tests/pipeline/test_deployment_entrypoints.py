@@ -13,7 +13,7 @@ from prefect.utilities.templating import apply_values
 from rebalance.config import load_config
 from rebalance.deployments import config_parameters, read_prefect_file, run_build_steps
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = read_prefect_file(ROOT / "deployments" / "prefect.yaml")
 ENTRIES = {entry["name"]: entry for entry in SPEC["deployments"]}
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
