@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from rebalance.config.common import CommonConfig, RebalanceSection, Section, check_named_columns
 from rebalance.config.samplers import NO_SAMPLER, SAMPLER_NAMES, canonical_sampler, check_params
@@ -33,10 +33,14 @@ class RebalanceConfig(RebalanceSection):
     def _known_sampler(cls, sampler: str) -> str:
         return canonical_sampler(sampler)
 
-    @model_validator(mode="after")
-    def _params_the_sampler_accepts(self) -> RebalanceConfig:
-        check_params(self.sampler, self.params)
-        return self
+    @field_validator("params")
+    @classmethod
+    def _params_the_sampler_accepts(
+        cls, params: dict[str, Any], info: ValidationInfo
+    ) -> dict[str, Any]:
+        if "sampler" in info.data:  # else the sampler's own error says what is wrong
+            check_params(info.data["sampler"], params)
+        return params
 
 
 class StreamingConfig(Section):

@@ -6,1035 +6,565 @@ Do not edit: a test regenerates it and fails when it differs.
 # Each sampler's parameters, each with scikit-learn's constraints on its value (None: the
 # value is not validated). A constraint is (kind, arguments..., description).
 SAMPLER_PARAMS = {
-    "ADASYN": {
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+    'ADASYN': {
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
     },
-    "AllKNN": {
-        "allow_minority": (("boolean", "an instance of 'bool' or an instance of 'numpy.bool'"),),
-        "kind_sel": (("str", ("all", "mode"), "a str among {'all', 'mode'}"),),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+    'AllKNN': {
+        'allow_minority': (
+            ('boolean', "an instance of 'bool' or an instance of 'numpy.bool'"),
         ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'kind_sel': (
+            ('str', ('all', 'mode'), "a str among {'all', 'mode'}"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-    },
-    "BorderlineSMOTE": {
-        "k_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "kind": (
-            (
-                "str",
-                ("borderline-1", "borderline-2"),
-                "a str among {'borderline-1', 'borderline-2'}",
-            ),
-        ),
-        "m_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
-        ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
-        ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
     },
-    "ClusterCentroids": {
-        "estimator": (
-            ("object", "an object implementing 'fit' and 'predict'"),
-            ("none", "None"),
+    'BorderlineSMOTE': {
+        'k_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'kind': (
+            ('str', ('borderline-1', 'borderline-2'), "a str among {'borderline-1', 'borderline-2'}"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'm_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "voting": (("str", ("auto", "hard", "soft"), "a str among {'auto', 'hard', 'soft'}"),),
-    },
-    "CondensedNearestNeighbour": {
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
-            ("none", "None"),
-        ),
-        "n_seeds_S": (("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
-        ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
     },
-    "EditedNearestNeighbours": {
-        "kind_sel": (("str", ("all", "mode"), "a str among {'all', 'mode'}"),),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+    'ClusterCentroids': {
+        'estimator': (
+            ('object', "an object implementing 'fit' and 'predict'"),
+            ('none', 'None'),
         ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+        'voting': (
+            ('str', ('auto', 'hard', 'soft'), "a str among {'auto', 'hard', 'soft'}"),
         ),
     },
-    "InstanceHardnessThreshold": {
-        "cv": (
-            (
-                "cv",
-                "an int in the range [2, inf), an object implementing 'split' and 'get_n_splits', an iterable or None",
-            ),
+    'CondensedNearestNeighbour': {
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "estimator": (
-            ("object", "an object implementing 'fit' and 'predict_proba'"),
-            ("none", "None"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+            ('none', 'None'),
         ),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+        'n_seeds_S': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
         ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
     },
-    "KMeansSMOTE": {
-        "cluster_balance_threshold": (
-            ("str", ("auto",), "a str among {'auto'}"),
-            ("instance", "real", "an instance of 'float'"),
+    'EditedNearestNeighbours': {
+        'kind_sel': (
+            ('str', ('all', 'mode'), "a str among {'all', 'mode'}"),
         ),
-        "density_exponent": (
-            ("str", ("auto",), "a str among {'auto'}"),
-            ("instance", "real", "an instance of 'float'"),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "k_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "kmeans_estimator": (
-            ("object", "an object implementing 'fit' and 'predict'"),
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("none", "None"),
-        ),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
-        ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
-        ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
     },
-    "NearMiss": {
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+    'InstanceHardnessThreshold': {
+        'cv': (
+            ('cv', "an int in the range [2, inf), an object implementing 'split' and 'get_n_splits', an iterable or None"),
         ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'estimator': (
+            ('object', "an object implementing 'fit' and 'predict_proba'"),
+            ('none', 'None'),
         ),
-        "n_neighbors_ver3": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "version": (("interval", "integral", 1, 3, "both", "an int in the range [1, 3]"),),
-    },
-    "NeighbourhoodCleaningRule": {
-        "edited_nearest_neighbours": (
-            ("object", "an object implementing 'fit_resample'"),
-            ("none", "None"),
-        ),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
-        ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
-        ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
-        ),
-        "threshold_cleaning": (
-            ("interval", "real", 0, None, "neither", "a float in the range (0.0, inf)"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
     },
-    "OneSidedSelection": {
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+    'KMeansSMOTE': {
+        'cluster_balance_threshold': (
+            ('str', ('auto',), "a str among {'auto'}"),
+            ('instance', 'real', "an instance of 'float'"),
         ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
-            ("none", "None"),
+        'density_exponent': (
+            ('str', ('auto',), "a str among {'auto'}"),
+            ('instance', 'real', "an instance of 'float'"),
         ),
-        "n_seeds_S": (("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'k_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
+        'kmeans_estimator': (
+            ('object', "an object implementing 'fit' and 'predict'"),
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('none', 'None'),
         ),
-    },
-    "RandomOverSampler": {
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "shrinkage": (
-            ("interval", "real", 0, None, "left", "a float in the range [0.0, inf)"),
-            ("instance", "dict", "an instance of 'dict'"),
-            ("none", "None"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
     },
-    "RandomUnderSampler": {
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+    'NearMiss': {
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "replacement": (("boolean", "an instance of 'bool' or an instance of 'numpy.bool'"),),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-    },
-    "RepeatedEditedNearestNeighbours": {
-        "kind_sel": (("str", ("all", "mode"), "a str among {'all', 'mode'}"),),
-        "max_iter": (("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+        'n_neighbors_ver3': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "n_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
+        'version': (
+            ('interval', 'integral', 1, 3, 'both', 'an int in the range [1, 3]'),
         ),
     },
-    "SMOTE": {
-        "k_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+    'NeighbourhoodCleaningRule': {
+        'edited_nearest_neighbours': (
+            ('object', "an object implementing 'fit_resample'"),
+            ('none', 'None'),
         ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-    },
-    "SMOTEENN": {
-        "enn": (
-            (
-                "object",
-                "an instance of 'imblearn.under_sampling._prototype_selection._edited_nearest_neighbours.EditedNearestNeighbours'",
-            ),
-            ("none", "None"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
-        ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
-        ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
-        ),
-        "smote": (
-            ("object", "an instance of 'imblearn.over_sampling._smote.base.SMOTE'"),
-            ("none", "None"),
+        'threshold_cleaning': (
+            ('interval', 'real', 0, None, 'neither', 'a float in the range (0.0, inf)'),
         ),
     },
-    "SMOTEN": {
-        "categorical_encoder": (
-            ("object", "an object implementing 'fit_transform' and 'inverse_transform'"),
-            ("none", "None"),
+    'OneSidedSelection': {
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "k_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+            ('none', 'None'),
         ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'n_seeds_S': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
     },
-    "SMOTENC": {
-        "categorical_encoder": (
-            ("object", "an object implementing 'fit_transform' and 'inverse_transform'"),
-            ("none", "None"),
+    'RandomOverSampler': {
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "categorical_features": (
-            ("array_like", "an array-like"),
-            ("str", ("auto",), "a str among {'auto'}"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
-        "k_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
-        ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
-        ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'shrinkage': (
+            ('interval', 'real', 0, None, 'left', 'a float in the range [0.0, inf)'),
+            ('instance', 'dict', "an instance of 'dict'"),
+            ('none', 'None'),
         ),
     },
-    "SMOTETomek": {
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+    'RandomUnderSampler': {
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
         ),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'replacement': (
+            ('boolean', "an instance of 'bool' or an instance of 'numpy.bool'"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
-        ),
-        "smote": (
-            ("object", "an instance of 'imblearn.over_sampling._smote.base.SMOTE'"),
-            ("none", "None"),
-        ),
-        "tomek": (
-            (
-                "object",
-                "an instance of 'imblearn.under_sampling._prototype_selection._tomek_links.TomekLinks'",
-            ),
-            ("none", "None"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
         ),
     },
-    "SVMSMOTE": {
-        "k_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+    'RepeatedEditedNearestNeighbours': {
+        'kind_sel': (
+            ('str', ('all', 'mode'), "a str among {'all', 'mode'}"),
         ),
-        "m_neighbors": (
-            ("interval", "integral", 1, None, "left", "an int in the range [1, inf)"),
-            ("object", "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        'max_iter': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
         ),
-        "out_step": (("interval", "real", 0, 1, "both", "a float in the range [0.0, 1.0]"),),
-        "random_state": (
-            (
-                "random_state",
-                "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None",
-            ),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "minority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "mapping", "an instance of 'collections.abc.Mapping'"),
-            ("object", "a callable"),
+        'n_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "svm_estimator": (
-            ("object", "an object implementing 'fit' and 'predict'"),
-            ("none", "None"),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
     },
-    "TomekLinks": {
-        "n_jobs": (
-            ("instance", "integral", "an instance of 'int'"),
-            ("none", "None"),
+    'SMOTE': {
+        'k_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
         ),
-        "sampling_strategy": (
-            ("interval", "real", 0, 1, "right", "a float in the range (0.0, 1.0]"),
-            (
-                "str",
-                ("all", "auto", "majority", "not majority", "not minority"),
-                "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}",
-            ),
-            ("instance", "list", "an instance of 'list'"),
-            ("object", "a callable"),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+    },
+    'SMOTEENN': {
+        'enn': (
+            ('object', "an instance of 'imblearn.under_sampling._prototype_selection._edited_nearest_neighbours.EditedNearestNeighbours'"),
+            ('none', 'None'),
+        ),
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
+        ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+        'smote': (
+            ('object', "an instance of 'imblearn.over_sampling._smote.base.SMOTE'"),
+            ('none', 'None'),
+        ),
+    },
+    'SMOTEN': {
+        'categorical_encoder': (
+            ('object', "an object implementing 'fit_transform' and 'inverse_transform'"),
+            ('none', 'None'),
+        ),
+        'k_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+    },
+    'SMOTENC': {
+        'categorical_encoder': (
+            ('object', "an object implementing 'fit_transform' and 'inverse_transform'"),
+            ('none', 'None'),
+        ),
+        'categorical_features': (
+            ('array_like', 'an array-like'),
+            ('str', ('auto',), "a str among {'auto'}"),
+        ),
+        'k_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+    },
+    'SMOTETomek': {
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
+        ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+        'smote': (
+            ('object', "an instance of 'imblearn.over_sampling._smote.base.SMOTE'"),
+            ('none', 'None'),
+        ),
+        'tomek': (
+            ('object', "an instance of 'imblearn.under_sampling._prototype_selection._tomek_links.TomekLinks'"),
+            ('none', 'None'),
+        ),
+    },
+    'SVMSMOTE': {
+        'k_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        ),
+        'm_neighbors': (
+            ('interval', 'integral', 1, None, 'left', 'an int in the range [1, inf)'),
+            ('object', "an object implementing 'kneighbors' and 'kneighbors_graph'"),
+        ),
+        'out_step': (
+            ('interval', 'real', 0, 1, 'both', 'a float in the range [0.0, 1.0]'),
+        ),
+        'random_state': (
+            ('random_state', "an int in the range [0, 4294967295], an instance of 'numpy.random.mtrand.RandomState' or None"),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'minority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'minority', 'not majority', 'not minority'}"),
+            ('instance', 'mapping', "an instance of 'collections.abc.Mapping'"),
+            ('object', 'a callable'),
+        ),
+        'svm_estimator': (
+            ('object', "an object implementing 'fit' and 'predict'"),
+            ('none', 'None'),
+        ),
+    },
+    'TomekLinks': {
+        'n_jobs': (
+            ('instance', 'integral', "an instance of 'int'"),
+            ('none', 'None'),
+        ),
+        'sampling_strategy': (
+            ('interval', 'real', 0, 1, 'right', 'a float in the range (0.0, 1.0]'),
+            ('str', ('all', 'auto', 'majority', 'not majority', 'not minority'), "a str among {'all', 'auto', 'majority', 'not majority', 'not minority'}"),
+            ('instance', 'list', "an instance of 'list'"),
+            ('object', 'a callable'),
         ),
     },
 }
 
 # Each transform's parameters.
 TRANSFORM_PARAMS = {
-    "AdditiveNoise": ("approximation", "noise_params", "noise_type", "p", "spatial_mode"),
-    "AdvancedBlur": (
-        "beta_limit",
-        "blur_limit",
-        "noise_limit",
-        "p",
-        "rotate_limit",
-        "sigma_x_limit",
-        "sigma_y_limit",
-    ),
-    "Affine": (
-        "balanced_scale",
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "fit_output",
-        "interpolation",
-        "keep_ratio",
-        "mask_interpolation",
-        "p",
-        "rotate",
-        "rotate_method",
-        "scale",
-        "shear",
-        "translate_percent",
-        "translate_px",
-    ),
-    "AtLeastOneBBoxRandomCrop": ("erosion_factor", "height", "p", "width"),
-    "AutoContrast": ("cutoff", "ignore", "method", "p"),
-    "BBoxSafeRandomCrop": ("erosion_rate", "p"),
-    "BasicTransform": ("p",),
-    "Blur": ("blur_limit", "p"),
-    "CLAHE": ("clip_limit", "p", "tile_grid_size"),
-    "CenterCrop": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "height",
-        "p",
-        "pad_if_needed",
-        "pad_position",
-        "width",
-    ),
-    "CenterCrop3D": ("fill", "fill_mask", "p", "pad_if_needed", "size"),
-    "ChannelDropout": ("channel_drop_range", "fill", "p"),
-    "ChannelShuffle": ("p",),
-    "ChromaticAberration": (
-        "interpolation",
-        "mode",
-        "p",
-        "primary_distortion_limit",
-        "secondary_distortion_limit",
-    ),
-    "CoarseDropout": (
-        "fill",
-        "fill_mask",
-        "hole_height_range",
-        "hole_width_range",
-        "num_holes_range",
-        "p",
-    ),
-    "CoarseDropout3D": (
-        "fill",
-        "fill_mask",
-        "hole_depth_range",
-        "hole_height_range",
-        "hole_width_range",
-        "num_holes_range",
-        "p",
-    ),
-    "ColorJitter": ("brightness", "contrast", "hue", "p", "saturation"),
-    "ConstrainedCoarseDropout": (
-        "bbox_labels",
-        "fill",
-        "fill_mask",
-        "hole_height_range",
-        "hole_width_range",
-        "mask_indices",
-        "num_holes_range",
-        "p",
-    ),
-    "Crop": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "p",
-        "pad_if_needed",
-        "pad_position",
-        "x_max",
-        "x_min",
-        "y_max",
-        "y_min",
-    ),
-    "CropAndPad": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "keep_size",
-        "mask_interpolation",
-        "p",
-        "percent",
-        "px",
-        "sample_independently",
-    ),
-    "CropNonEmptyMaskIfExists": ("height", "ignore_channels", "ignore_values", "p", "width"),
-    "CubicSymmetry": ("p",),
-    "D4": ("p",),
-    "Defocus": ("alias_blur", "p", "radius"),
-    "Downscale": ("interpolation_pair", "p", "scale_range"),
-    "DualTransform": ("p",),
-    "ElasticTransform": (
-        "alpha",
-        "approximate",
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "keypoint_remapping_method",
-        "mask_interpolation",
-        "noise_distribution",
-        "p",
-        "same_dxdy",
-        "sigma",
-    ),
-    "Emboss": ("alpha", "p", "strength"),
-    "Equalize": ("by_channels", "mask", "mask_params", "mode", "p"),
-    "Erasing": ("fill", "fill_mask", "p", "ratio", "scale"),
-    "FDA": ("beta_limit", "metadata_key", "p", "read_fn", "reference_images"),
-    "FancyPCA": ("alpha", "p"),
-    "FrequencyMasking": ("freq_mask_param", "p"),
-    "FromFloat": ("dtype", "max_value", "p"),
-    "GaussNoise": ("mean_range", "noise_scale_factor", "p", "per_channel", "std_range"),
-    "GaussianBlur": ("blur_limit", "p", "sigma_limit"),
-    "GlassBlur": ("iterations", "max_delta", "mode", "p", "sigma"),
-    "GridDistortion": (
-        "border_mode",
-        "distort_limit",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "keypoint_remapping_method",
-        "mask_interpolation",
-        "normalized",
-        "num_steps",
-        "p",
-    ),
-    "GridDropout": (
-        "fill",
-        "fill_mask",
-        "holes_number_xy",
-        "p",
-        "random_offset",
-        "ratio",
-        "shift_xy",
-        "unit_size_range",
-    ),
-    "GridElasticDeform": ("interpolation", "magnitude", "mask_interpolation", "num_grid_xy", "p"),
-    "HEStain": (
-        "augment_background",
-        "intensity_scale_range",
-        "intensity_shift_range",
-        "method",
-        "p",
-        "preset",
-    ),
-    "HistogramMatching": ("blend_ratio", "metadata_key", "p", "read_fn", "reference_images"),
-    "HorizontalFlip": ("p",),
-    "HueSaturationValue": ("hue_shift_limit", "p", "sat_shift_limit", "val_shift_limit"),
-    "ISONoise": ("color_shift", "intensity", "p"),
-    "Illumination": (
-        "angle_range",
-        "center_range",
-        "effect_type",
-        "intensity_range",
-        "mode",
-        "p",
-        "sigma_range",
-    ),
-    "ImageCompression": ("compression_type", "p", "quality_range"),
-    "ImageOnlyTransform": ("p",),
-    "InvertImg": ("p",),
-    "Lambda": ("bboxes", "image", "keypoints", "mask", "name", "p"),
-    "LongestMaxSize": (
-        "area_for_downscale",
-        "interpolation",
-        "mask_interpolation",
-        "max_size",
-        "max_size_hw",
-        "p",
-    ),
-    "MaskDropout": ("fill", "fill_mask", "max_objects", "p"),
-    "MedianBlur": ("blur_limit", "p"),
-    "Morphological": ("operation", "p", "scale"),
-    "Mosaic": (
-        "cell_shape",
-        "center_range",
-        "fill",
-        "fill_mask",
-        "fit_mode",
-        "grid_yx",
-        "interpolation",
-        "mask_interpolation",
-        "metadata_key",
-        "p",
-        "target_size",
-    ),
-    "MotionBlur": ("allow_shifted", "angle_range", "blur_limit", "direction_range", "p"),
-    "MultiplicativeNoise": ("elementwise", "multiplier", "p", "per_channel"),
-    "NoOp": ("p",),
-    "Normalize": ("max_pixel_value", "mean", "normalization", "p", "std"),
-    "OpticalDistortion": (
-        "border_mode",
-        "distort_limit",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "keypoint_remapping_method",
-        "mask_interpolation",
-        "mode",
-        "p",
-    ),
-    "OverlayElements": ("metadata_key", "p"),
-    "Pad": ("border_mode", "fill", "fill_mask", "p", "padding"),
-    "Pad3D": ("fill", "fill_mask", "p", "padding"),
-    "PadIfNeeded": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "min_height",
-        "min_width",
-        "p",
-        "pad_height_divisor",
-        "pad_width_divisor",
-        "position",
-    ),
-    "PadIfNeeded3D": ("fill", "fill_mask", "min_zyx", "p", "pad_divisor_zyx", "position"),
-    "Perspective": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "fit_output",
-        "interpolation",
-        "keep_size",
-        "mask_interpolation",
-        "p",
-        "scale",
-    ),
-    "PiecewiseAffine": (
-        "absolute_scale",
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "keypoint_remapping_method",
-        "mask_interpolation",
-        "nb_cols",
-        "nb_rows",
-        "p",
-        "scale",
-    ),
-    "PixelDistributionAdaptation": (
-        "blend_ratio",
-        "metadata_key",
-        "p",
-        "read_fn",
-        "reference_images",
-        "transform_type",
-    ),
-    "PixelDropout": ("drop_value", "dropout_prob", "mask_drop_value", "p", "per_channel"),
-    "PlanckianJitter": ("mode", "p", "sampling_method", "temperature_limit"),
-    "PlasmaBrightnessContrast": (
-        "brightness_range",
-        "contrast_range",
-        "p",
-        "plasma_size",
-        "roughness",
-    ),
-    "PlasmaShadow": ("p", "plasma_size", "roughness", "shadow_intensity_range"),
-    "Posterize": ("num_bits", "p"),
-    "RGBShift": ("b_shift_limit", "g_shift_limit", "p", "r_shift_limit"),
-    "RandomBrightnessContrast": (
-        "brightness_by_max",
-        "brightness_limit",
-        "contrast_limit",
-        "ensure_safe_range",
-        "p",
-    ),
-    "RandomCrop": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "height",
-        "p",
-        "pad_if_needed",
-        "pad_position",
-        "width",
-    ),
-    "RandomCrop3D": ("fill", "fill_mask", "p", "pad_if_needed", "size"),
-    "RandomCropFromBorders": ("crop_bottom", "crop_left", "crop_right", "crop_top", "p"),
-    "RandomCropNearBBox": ("cropping_bbox_key", "max_part_shift", "p"),
-    "RandomFog": ("alpha_coef", "fog_coef_range", "p"),
-    "RandomGamma": ("gamma_limit", "p"),
-    "RandomGravel": ("gravel_roi", "number_of_patches", "p"),
-    "RandomGridShuffle": ("grid", "p"),
-    "RandomRain": (
-        "blur_value",
-        "brightness_coefficient",
-        "drop_color",
-        "drop_length",
-        "drop_width",
-        "p",
-        "rain_type",
-        "slant_range",
-    ),
-    "RandomResizedCrop": (
-        "area_for_downscale",
-        "interpolation",
-        "mask_interpolation",
-        "p",
-        "ratio",
-        "scale",
-        "size",
-    ),
-    "RandomRotate90": ("p",),
-    "RandomScale": (
-        "area_for_downscale",
-        "interpolation",
-        "mask_interpolation",
-        "p",
-        "scale_limit",
-    ),
-    "RandomShadow": (
-        "num_shadows_limit",
-        "p",
-        "shadow_dimension",
-        "shadow_intensity_range",
-        "shadow_roi",
-    ),
-    "RandomSizedBBoxSafeCrop": (
-        "erosion_rate",
-        "height",
-        "interpolation",
-        "mask_interpolation",
-        "p",
-        "width",
-    ),
-    "RandomSizedCrop": (
-        "area_for_downscale",
-        "interpolation",
-        "mask_interpolation",
-        "min_max_height",
-        "p",
-        "size",
-        "w2h_ratio",
-    ),
-    "RandomSnow": ("brightness_coeff", "method", "p", "snow_point_range"),
-    "RandomSunFlare": (
-        "angle_range",
-        "flare_roi",
-        "method",
-        "num_flare_circles_range",
-        "p",
-        "src_color",
-        "src_radius",
-    ),
-    "RandomToneCurve": ("p", "per_channel", "scale"),
-    "Resize": ("area_for_downscale", "height", "interpolation", "mask_interpolation", "p", "width"),
-    "RingingOvershoot": ("blur_limit", "cutoff", "p"),
-    "Rotate": (
-        "border_mode",
-        "crop_border",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "limit",
-        "mask_interpolation",
-        "p",
-        "rotate_method",
-    ),
-    "SafeRotate": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "limit",
-        "mask_interpolation",
-        "p",
-        "rotate_method",
-    ),
-    "SaltAndPepper": ("amount", "p", "salt_vs_pepper"),
-    "Sharpen": ("alpha", "kernel_size", "lightness", "method", "p", "sigma"),
-    "ShiftScaleRotate": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "mask_interpolation",
-        "p",
-        "rotate_limit",
-        "rotate_method",
-        "scale_limit",
-        "shift_limit",
-        "shift_limit_x",
-        "shift_limit_y",
-    ),
-    "ShotNoise": ("p", "scale_range"),
-    "SmallestMaxSize": (
-        "area_for_downscale",
-        "interpolation",
-        "mask_interpolation",
-        "max_size",
-        "max_size_hw",
-        "p",
-    ),
-    "Solarize": ("p", "threshold_range"),
-    "Spatter": (
-        "color",
-        "cutout_threshold",
-        "gauss_sigma",
-        "intensity",
-        "mean",
-        "mode",
-        "p",
-        "std",
-    ),
-    "SquareSymmetry": ("p",),
-    "Superpixels": ("interpolation", "max_size", "n_segments", "p", "p_replace"),
-    "TextImage": (
-        "augmentations",
-        "clear_bg",
-        "font_color",
-        "font_path",
-        "font_size_fraction_range",
-        "fraction_range",
-        "metadata_key",
-        "p",
-        "stopwords",
-    ),
-    "ThinPlateSpline": (
-        "border_mode",
-        "fill",
-        "fill_mask",
-        "interpolation",
-        "keypoint_remapping_method",
-        "mask_interpolation",
-        "num_control_points",
-        "p",
-        "scale_range",
-    ),
-    "TimeMasking": ("p", "time_mask_param"),
-    "TimeReverse": ("p",),
-    "ToFloat": ("max_value", "p"),
-    "ToGray": ("method", "num_output_channels", "p"),
-    "ToRGB": ("num_output_channels", "p"),
-    "ToSepia": ("p",),
-    "ToTensor3D": ("p",),
-    "ToTensorV2": ("p", "transpose_mask"),
-    "Transform3D": ("p",),
-    "Transpose": ("p",),
-    "UnsharpMask": ("alpha", "blur_limit", "p", "sigma_limit", "threshold"),
-    "VerticalFlip": ("p",),
-    "XYMasking": (
-        "fill",
-        "fill_mask",
-        "mask_x_length",
-        "mask_y_length",
-        "num_masks_x",
-        "num_masks_y",
-        "p",
-    ),
-    "ZoomBlur": ("max_factor", "p", "step_factor"),
+    'AdditiveNoise': ('approximation', 'noise_params', 'noise_type', 'p', 'spatial_mode'),
+    'AdvancedBlur': ('beta_limit', 'blur_limit', 'noise_limit', 'p', 'rotate_limit', 'sigma_x_limit', 'sigma_y_limit'),
+    'Affine': ('balanced_scale', 'border_mode', 'fill', 'fill_mask', 'fit_output', 'interpolation', 'keep_ratio', 'mask_interpolation', 'p', 'rotate', 'rotate_method', 'scale', 'shear', 'translate_percent', 'translate_px'),
+    'AtLeastOneBBoxRandomCrop': ('erosion_factor', 'height', 'p', 'width'),
+    'AutoContrast': ('cutoff', 'ignore', 'method', 'p'),
+    'BBoxSafeRandomCrop': ('erosion_rate', 'p'),
+    'BasicTransform': ('p',),
+    'Blur': ('blur_limit', 'p'),
+    'CLAHE': ('clip_limit', 'p', 'tile_grid_size'),
+    'CenterCrop': ('border_mode', 'fill', 'fill_mask', 'height', 'p', 'pad_if_needed', 'pad_position', 'width'),
+    'CenterCrop3D': ('fill', 'fill_mask', 'p', 'pad_if_needed', 'size'),
+    'ChannelDropout': ('channel_drop_range', 'fill', 'p'),
+    'ChannelShuffle': ('p',),
+    'ChromaticAberration': ('interpolation', 'mode', 'p', 'primary_distortion_limit', 'secondary_distortion_limit'),
+    'CoarseDropout': ('fill', 'fill_mask', 'hole_height_range', 'hole_width_range', 'num_holes_range', 'p'),
+    'CoarseDropout3D': ('fill', 'fill_mask', 'hole_depth_range', 'hole_height_range', 'hole_width_range', 'num_holes_range', 'p'),
+    'ColorJitter': ('brightness', 'contrast', 'hue', 'p', 'saturation'),
+    'ConstrainedCoarseDropout': ('bbox_labels', 'fill', 'fill_mask', 'hole_height_range', 'hole_width_range', 'mask_indices', 'num_holes_range', 'p'),
+    'Crop': ('border_mode', 'fill', 'fill_mask', 'p', 'pad_if_needed', 'pad_position', 'x_max', 'x_min', 'y_max', 'y_min'),
+    'CropAndPad': ('border_mode', 'fill', 'fill_mask', 'interpolation', 'keep_size', 'mask_interpolation', 'p', 'percent', 'px', 'sample_independently'),
+    'CropNonEmptyMaskIfExists': ('height', 'ignore_channels', 'ignore_values', 'p', 'width'),
+    'CubicSymmetry': ('p',),
+    'D4': ('p',),
+    'Defocus': ('alias_blur', 'p', 'radius'),
+    'Downscale': ('interpolation_pair', 'p', 'scale_range'),
+    'DualTransform': ('p',),
+    'ElasticTransform': ('alpha', 'approximate', 'border_mode', 'fill', 'fill_mask', 'interpolation', 'keypoint_remapping_method', 'mask_interpolation', 'noise_distribution', 'p', 'same_dxdy', 'sigma'),
+    'Emboss': ('alpha', 'p', 'strength'),
+    'Equalize': ('by_channels', 'mask', 'mask_params', 'mode', 'p'),
+    'Erasing': ('fill', 'fill_mask', 'p', 'ratio', 'scale'),
+    'FDA': ('beta_limit', 'metadata_key', 'p', 'read_fn', 'reference_images'),
+    'FancyPCA': ('alpha', 'p'),
+    'FrequencyMasking': ('freq_mask_param', 'p'),
+    'FromFloat': ('dtype', 'max_value', 'p'),
+    'GaussNoise': ('mean_range', 'noise_scale_factor', 'p', 'per_channel', 'std_range'),
+    'GaussianBlur': ('blur_limit', 'p', 'sigma_limit'),
+    'GlassBlur': ('iterations', 'max_delta', 'mode', 'p', 'sigma'),
+    'GridDistortion': ('border_mode', 'distort_limit', 'fill', 'fill_mask', 'interpolation', 'keypoint_remapping_method', 'mask_interpolation', 'normalized', 'num_steps', 'p'),
+    'GridDropout': ('fill', 'fill_mask', 'holes_number_xy', 'p', 'random_offset', 'ratio', 'shift_xy', 'unit_size_range'),
+    'GridElasticDeform': ('interpolation', 'magnitude', 'mask_interpolation', 'num_grid_xy', 'p'),
+    'HEStain': ('augment_background', 'intensity_scale_range', 'intensity_shift_range', 'method', 'p', 'preset'),
+    'HistogramMatching': ('blend_ratio', 'metadata_key', 'p', 'read_fn', 'reference_images'),
+    'HorizontalFlip': ('p',),
+    'HueSaturationValue': ('hue_shift_limit', 'p', 'sat_shift_limit', 'val_shift_limit'),
+    'ISONoise': ('color_shift', 'intensity', 'p'),
+    'Illumination': ('angle_range', 'center_range', 'effect_type', 'intensity_range', 'mode', 'p', 'sigma_range'),
+    'ImageCompression': ('compression_type', 'p', 'quality_range'),
+    'ImageOnlyTransform': ('p',),
+    'InvertImg': ('p',),
+    'Lambda': ('bboxes', 'image', 'keypoints', 'mask', 'name', 'p'),
+    'LongestMaxSize': ('area_for_downscale', 'interpolation', 'mask_interpolation', 'max_size', 'max_size_hw', 'p'),
+    'MaskDropout': ('fill', 'fill_mask', 'max_objects', 'p'),
+    'MedianBlur': ('blur_limit', 'p'),
+    'Morphological': ('operation', 'p', 'scale'),
+    'Mosaic': ('cell_shape', 'center_range', 'fill', 'fill_mask', 'fit_mode', 'grid_yx', 'interpolation', 'mask_interpolation', 'metadata_key', 'p', 'target_size'),
+    'MotionBlur': ('allow_shifted', 'angle_range', 'blur_limit', 'direction_range', 'p'),
+    'MultiplicativeNoise': ('elementwise', 'multiplier', 'p', 'per_channel'),
+    'NoOp': ('p',),
+    'Normalize': ('max_pixel_value', 'mean', 'normalization', 'p', 'std'),
+    'OpticalDistortion': ('border_mode', 'distort_limit', 'fill', 'fill_mask', 'interpolation', 'keypoint_remapping_method', 'mask_interpolation', 'mode', 'p'),
+    'OverlayElements': ('metadata_key', 'p'),
+    'Pad': ('border_mode', 'fill', 'fill_mask', 'p', 'padding'),
+    'Pad3D': ('fill', 'fill_mask', 'p', 'padding'),
+    'PadIfNeeded': ('border_mode', 'fill', 'fill_mask', 'min_height', 'min_width', 'p', 'pad_height_divisor', 'pad_width_divisor', 'position'),
+    'PadIfNeeded3D': ('fill', 'fill_mask', 'min_zyx', 'p', 'pad_divisor_zyx', 'position'),
+    'Perspective': ('border_mode', 'fill', 'fill_mask', 'fit_output', 'interpolation', 'keep_size', 'mask_interpolation', 'p', 'scale'),
+    'PiecewiseAffine': ('absolute_scale', 'border_mode', 'fill', 'fill_mask', 'interpolation', 'keypoint_remapping_method', 'mask_interpolation', 'nb_cols', 'nb_rows', 'p', 'scale'),
+    'PixelDistributionAdaptation': ('blend_ratio', 'metadata_key', 'p', 'read_fn', 'reference_images', 'transform_type'),
+    'PixelDropout': ('drop_value', 'dropout_prob', 'mask_drop_value', 'p', 'per_channel'),
+    'PlanckianJitter': ('mode', 'p', 'sampling_method', 'temperature_limit'),
+    'PlasmaBrightnessContrast': ('brightness_range', 'contrast_range', 'p', 'plasma_size', 'roughness'),
+    'PlasmaShadow': ('p', 'plasma_size', 'roughness', 'shadow_intensity_range'),
+    'Posterize': ('num_bits', 'p'),
+    'RGBShift': ('b_shift_limit', 'g_shift_limit', 'p', 'r_shift_limit'),
+    'RandomBrightnessContrast': ('brightness_by_max', 'brightness_limit', 'contrast_limit', 'ensure_safe_range', 'p'),
+    'RandomCrop': ('border_mode', 'fill', 'fill_mask', 'height', 'p', 'pad_if_needed', 'pad_position', 'width'),
+    'RandomCrop3D': ('fill', 'fill_mask', 'p', 'pad_if_needed', 'size'),
+    'RandomCropFromBorders': ('crop_bottom', 'crop_left', 'crop_right', 'crop_top', 'p'),
+    'RandomCropNearBBox': ('cropping_bbox_key', 'max_part_shift', 'p'),
+    'RandomFog': ('alpha_coef', 'fog_coef_range', 'p'),
+    'RandomGamma': ('gamma_limit', 'p'),
+    'RandomGravel': ('gravel_roi', 'number_of_patches', 'p'),
+    'RandomGridShuffle': ('grid', 'p'),
+    'RandomRain': ('blur_value', 'brightness_coefficient', 'drop_color', 'drop_length', 'drop_width', 'p', 'rain_type', 'slant_range'),
+    'RandomResizedCrop': ('area_for_downscale', 'interpolation', 'mask_interpolation', 'p', 'ratio', 'scale', 'size'),
+    'RandomRotate90': ('p',),
+    'RandomScale': ('area_for_downscale', 'interpolation', 'mask_interpolation', 'p', 'scale_limit'),
+    'RandomShadow': ('num_shadows_limit', 'p', 'shadow_dimension', 'shadow_intensity_range', 'shadow_roi'),
+    'RandomSizedBBoxSafeCrop': ('erosion_rate', 'height', 'interpolation', 'mask_interpolation', 'p', 'width'),
+    'RandomSizedCrop': ('area_for_downscale', 'interpolation', 'mask_interpolation', 'min_max_height', 'p', 'size', 'w2h_ratio'),
+    'RandomSnow': ('brightness_coeff', 'method', 'p', 'snow_point_range'),
+    'RandomSunFlare': ('angle_range', 'flare_roi', 'method', 'num_flare_circles_range', 'p', 'src_color', 'src_radius'),
+    'RandomToneCurve': ('p', 'per_channel', 'scale'),
+    'Resize': ('area_for_downscale', 'height', 'interpolation', 'mask_interpolation', 'p', 'width'),
+    'RingingOvershoot': ('blur_limit', 'cutoff', 'p'),
+    'Rotate': ('border_mode', 'crop_border', 'fill', 'fill_mask', 'interpolation', 'limit', 'mask_interpolation', 'p', 'rotate_method'),
+    'SafeRotate': ('border_mode', 'fill', 'fill_mask', 'interpolation', 'limit', 'mask_interpolation', 'p', 'rotate_method'),
+    'SaltAndPepper': ('amount', 'p', 'salt_vs_pepper'),
+    'Sharpen': ('alpha', 'kernel_size', 'lightness', 'method', 'p', 'sigma'),
+    'ShiftScaleRotate': ('border_mode', 'fill', 'fill_mask', 'interpolation', 'mask_interpolation', 'p', 'rotate_limit', 'rotate_method', 'scale_limit', 'shift_limit', 'shift_limit_x', 'shift_limit_y'),
+    'ShotNoise': ('p', 'scale_range'),
+    'SmallestMaxSize': ('area_for_downscale', 'interpolation', 'mask_interpolation', 'max_size', 'max_size_hw', 'p'),
+    'Solarize': ('p', 'threshold_range'),
+    'Spatter': ('color', 'cutout_threshold', 'gauss_sigma', 'intensity', 'mean', 'mode', 'p', 'std'),
+    'SquareSymmetry': ('p',),
+    'Superpixels': ('interpolation', 'max_size', 'n_segments', 'p', 'p_replace'),
+    'TextImage': ('augmentations', 'clear_bg', 'font_color', 'font_path', 'font_size_fraction_range', 'fraction_range', 'metadata_key', 'p', 'stopwords'),
+    'ThinPlateSpline': ('border_mode', 'fill', 'fill_mask', 'interpolation', 'keypoint_remapping_method', 'mask_interpolation', 'num_control_points', 'p', 'scale_range'),
+    'TimeMasking': ('p', 'time_mask_param'),
+    'TimeReverse': ('p',),
+    'ToFloat': ('max_value', 'p'),
+    'ToGray': ('method', 'num_output_channels', 'p'),
+    'ToRGB': ('num_output_channels', 'p'),
+    'ToSepia': ('p',),
+    'ToTensor3D': ('p',),
+    'ToTensorV2': ('p', 'transpose_mask'),
+    'Transform3D': ('p',),
+    'Transpose': ('p',),
+    'UnsharpMask': ('alpha', 'blur_limit', 'p', 'sigma_limit', 'threshold'),
+    'VerticalFlip': ('p',),
+    'XYMasking': ('fill', 'fill_mask', 'mask_x_length', 'mask_y_length', 'num_masks_x', 'num_masks_y', 'p'),
+    'ZoomBlur': ('max_factor', 'p', 'step_factor'),
 }

@@ -5,6 +5,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -97,4 +98,34 @@ def test_validate_reports_classes_and_nulls(tmp_path, prefect_home):
     assert done.returncode == 0, done.stderr
     assert "classes: {'Approved':" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "valid"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["rebalance.sampler=SMOOTE"], "unknown sampler 'SMOOTE'; did you mean SMOTE"),
+        (["rebalance.params={k_neighbors: 0}"], "'k_neighbors' parameter of SMOTE must be"),
+        (["split.seed=-1"], "'split.seed': Input should be greater than or equal to 0"),
+        (["label=Status"], "label column 'Status' is not in"),
+    ],
+)
+def test_a_bad_config_fails_in_under_two_seconds_before_prefect_starts(
+    tmp_path, overrides, expected
+):
+    home = tmp_path / "prefect-home"  # a server that started would create its database here
+    loans_frame(60).write_csv(tmp_path / "d.csv")
+    config = write_config(tmp_path, "d.csv")
+    sets = [argument for override in overrides for argument in ("--set", override)]
+
+    for command in ("run", "validate"):
+        started = time.perf_counter()
+        done = _rebalance(command, str(config), *sets, home=home)
+        seconds = time.perf_counter() - started
+
+        assert done.returncode == 1
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"rebalance: {config}: ") and expected in last
+        assert seconds < 2.0, f"{command} took {seconds:.2f} s"
+    assert not (home / "prefect.db").exists()
     assert not (tmp_path / "out").exists()

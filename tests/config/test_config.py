@@ -1,8 +1,9 @@
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from rebalance.config import load_config
+from rebalance.config import load_config, parse_config
 from rebalance.errors import ConfigError
 
 
@@ -176,3 +177,111 @@ def test_local_dask_workers_start_without_malloc_trimming(monkeypatch):
     assert "MALLOC_TRIM_THRESHOLD_" not in seen or seen["MALLOC_TRIM_THRESHOLD_"] is None
     assert str(seen["OMP_NUM_THREADS"]) == "1"
     assert dask.config.get(key)["MALLOC_TRIM_THRESHOLD_"] == 65536
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["split.seed=-1"], r"'split\.seed': Input should be greater than or equal to 0"),
+        (["rebalance.random_state=-5"], r"'rebalance\.random_state': Input should be greater"),
+    ],
+)
+def test_negative_seeds_are_refused_when_the_config_loads(tmp_path, overrides, expected):
+    with pytest.raises(ConfigError, match=expected):
+        load_config(_write(tmp_path, BASE), overrides=overrides)
+
+
+def test_random_state_defaults_to_the_split_seed_and_can_be_set_apart(tmp_path):
+    path = _write(tmp_path, BASE)
+
+    assert load_config(path, overrides=["split.seed=7"]).random_state == 7
+    config = load_config(path, overrides=["split.seed=7", "rebalance.random_state=3"])
+    assert (config.split.seed, config.random_state) == (7, 3)
+
+
+def _table(tmp_path: Path, suffix: str) -> Path:
+    frame = pl.DataFrame({"id": [1, 2], "x": [0.5, 1.5], "body": ["a", "b"], "y": ["p", "q"]})
+    path = tmp_path / f"data{suffix}"
+    {".csv": frame.write_csv, ".parquet": frame.write_parquet}[suffix](path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (
+            {"label": "Y"},
+            "label column 'Y' is not in .*; its columns are: id, x, body, y. Fix `label`",
+        ),
+        ({"label": "y", "id_column": "ID"}, "id column 'ID' is not in .* Fix `id_column`"),
+        ({"label": "y", "features": ["x", "z"]}, "features column 'z' is not in .* Fix `features`"),
+        (
+            {"label": "y", "split": {"group_column": "g"}},
+            "group column 'g' is not in .* Fix `group_column`",
+        ),
+        (
+            {"label": "y", "modality": "text", "text_column": "text"},
+            "text column 'text' is not in .* Fix `text_column`",
+        ),
+    ],
+)
+def test_a_column_the_source_lacks_is_refused_when_the_config_loads(
+    tmp_path, suffix, keys, expected
+):
+    source = _table(tmp_path, suffix)
+
+    with pytest.raises(ConfigError, match=expected):
+        parse_config({"name": "d", "source": str(source), **keys})
+
+
+def test_the_columns_of_an_image_path_table_are_checked_too(tmp_path):
+    pl.DataFrame({"file": ["a.png"], "label": ["a"]}).write_csv(tmp_path / "index.csv")
+
+    with pytest.raises(ConfigError, match=r"path column 'path' is not in .* Fix `path_column`"):
+        parse_config({"name": "d", "modality": "image", "source": str(tmp_path / "index.csv")})
+
+
+def test_a_source_that_is_not_there_yet_is_checked_when_the_run_reads_it(tmp_path):
+    # `prefect deploy` loads every config on a machine that may not hold the data.
+    config = parse_config({"name": "d", "source": str(tmp_path / "later.csv"), "label": "y"})
+
+    assert config.source == tmp_path / "later.csv"
+
+
+def test_text_refuses_a_group_column_when_the_config_loads():
+    with pytest.raises(ConfigError, match=r"split\.group_column is not supported for text"):
+        parse_config(
+            {
+                "name": "d",
+                "modality": "text",
+                "source": "t.jsonl",
+                "label": "y",
+                "split": {"group_column": "g"},
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"rebalance": {"sampler": "SMOOTE"}}, "config.rebalance.sampler"),
+        ({"split": {"seed": -1}}, "config"),
+        ({"rebalance": {"random_state": -3}}, "config"),
+    ],
+)
+def test_the_prefect_ui_form_refuses_what_the_config_refuses(config, field):
+    # What the Prefect server checks a run's parameters with, against the flow's schema.
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools import ValidationError, validate
+
+    from flows.rebalance_flow import rebalance_dataset
+
+    schema = parameter_schema(rebalance_dataset).model_dump_for_openapi()
+    good = {"name": "d", "source": "demo/loans.csv", "label": "Loan_Status"}
+    validate({"config": good}, schema, raise_on_error=True)
+
+    with pytest.raises(ValidationError, match=f"Validation failed for field '{field}'"):
+        validate({"config": {**good, **config}}, schema, raise_on_error=True)
+    with pytest.raises(ConfigError):
+        parse_config({**good, **config})

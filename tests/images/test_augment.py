@@ -12,7 +12,6 @@ from PIL import Image
 
 from rebalance.config import parse_config
 from rebalance.errors import ConfigError
-from tasks.core.targets import class_targets
 from tasks.images.augment import augment, image_seed, round_robin
 from tasks.images.pipeline import build_pipeline, pipeline_dict, save_pipeline
 from tasks.images.pixels import Pixels, encode, load_pixels, pillow_pixels, plain_jpeg_components
@@ -121,17 +120,6 @@ def test_round_robin_spreads_the_extra_uses_by_seed():
 
     assert first.sum() == second.sum() == 3
     assert not np.array_equal(first, second)
-
-
-def test_class_targets_majority_number_and_mapping():
-    counts = {"a": 10, "b": 4, "c": 1}
-
-    assert class_targets(counts, "majority") == {"a": 10, "b": 10, "c": 10}
-    assert class_targets(counts, 6) == {"a": 6, "b": 6, "c": 6}
-    assert class_targets(counts, {"c": 5}) == {"a": 10, "b": 4, "c": 5}
-    assert class_targets({1: 3, 2: 1}, {"2": 3}) == {1: 3, 2: 3}
-    with pytest.raises(ConfigError, match=r"class\(es\) 'd'.* classes are a, b, c"):
-        class_targets(counts, {"d": 5})
 
 
 def test_image_seed_depends_on_run_seed_source_and_index():

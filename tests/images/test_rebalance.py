@@ -309,3 +309,38 @@ def test_animated_and_cmyk_sources_give_rgb_copies_of_the_first_frame_with_notes
         assert (tmp_path / "run" / row["path"]).read_bytes() == (
             tmp_path / row["source_path"]
         ).read_bytes()
+
+
+def test_random_state_redraws_the_copies_without_moving_images_between_splits(dataset, tmp_path):
+    runs = {
+        name: _run(dataset, tmp_path / name, **options)
+        for name, options in (
+            ("default", {}),
+            ("same", {"random_state": 7}),
+            ("other", {"random_state": 8}),
+        )
+    }
+
+    def files(name, split):
+        return {
+            path.relative_to(tmp_path / name).as_posix(): hashlib.sha256(
+                path.read_bytes()
+            ).hexdigest()
+            for path in (tmp_path / name / split).rglob("*")
+            if path.is_file()
+        }
+
+    generated = {
+        name: resampled.frame.filter(pl.col("is_synthetic"))["sha256"].to_list()
+        for name, (_, resampled) in runs.items()
+    }
+    for split in ("val", "test"):
+        assert files("default", split) == files("other", split) != {}
+    originals = {
+        name: resampled.frame.filter(~pl.col("is_synthetic"))["path"].to_list()
+        for name, (_, resampled) in runs.items()
+    }
+    assert originals["default"] == originals["other"]
+    assert generated["default"] == generated["same"]  # the split's seed (7) is the default
+    assert len(generated["default"]) == len(generated["other"]) > 0
+    assert generated["default"] != generated["other"]

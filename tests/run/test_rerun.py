@@ -89,3 +89,26 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     assert rerun not in (first, forced)
     manifest = json.loads(Path(rerun, "manifest.json").read_text())
     assert manifest["input_fingerprint"] == _fingerprint(config)
+
+
+def test_the_code_fingerprint_covers_subpackages_and_templates(tmp_path):
+    from tasks.run.rerun import CODE_ROOTS, code_sha256
+
+    package = tmp_path / "tasks"
+    (package / "images" / "templates").mkdir(parents=True)
+    module = package / "images" / "augment.py"
+    template = package / "images" / "templates" / "section.md.j2"
+    module.write_text("X = 1\n")
+    template.write_text("## {{ name }}\n")
+    first = code_sha256([package])
+
+    module.write_text("X = 2\n")
+    second = code_sha256([package])
+    template.write_text("## {{ name }}!\n")
+    third = code_sha256([package])
+    (package / "images" / "notes.txt").write_text("not code")
+
+    assert len({first, second, third}) == 3
+    assert code_sha256([package]) == third
+    assert {root.name for root in CODE_ROOTS} == {"flows", "rebalance", "tasks", "validations"}
+    assert all((root / "__init__.py").is_file() for root in CODE_ROOTS)

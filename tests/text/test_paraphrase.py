@@ -2,8 +2,6 @@
 
 import pytest
 
-from rebalance.errors import ConfigError
-from tasks.core.targets import shortfalls as needed_per_class
 from tasks.run.class_weights import class_weights_for_training
 from tasks.text.eda import eda_paraphrase, eda_rng, words_of
 from tasks.text.paraphrase import Gate, Source, paraphrase
@@ -27,20 +25,6 @@ def test_the_gate_drops_identical_empty_duplicate_and_off_length_outputs(output,
     existing = {normalise_text("An existing  TEXT")}
 
     assert GATE.reason("please refund my order", output, existing) == reason
-
-
-def test_needed_per_class_for_each_target_form():
-    counts = {"a": 10, "b": 4, "c": 1}
-
-    assert needed_per_class(counts, "majority") == {"a": 0, "b": 6, "c": 9}
-    assert needed_per_class(counts, 5) == {"a": 0, "b": 1, "c": 4}
-    assert needed_per_class(counts, {"c": 3}) == {"a": 0, "b": 0, "c": 2}
-    with pytest.raises(ConfigError, match=r"names class\(es\) 'd'.*classes are a, b, c"):
-        needed_per_class(counts, {"d": 3})
-
-
-def test_needed_per_class_matches_integer_labels_by_their_spelling():
-    assert needed_per_class({0: 9, 1: 2}, {"1": 5}) == {0: 0, 1: 3}
 
 
 def test_sources_are_used_round_robin_one_variant_per_round():

@@ -1,0 +1,90 @@
+"""report.md (and the Prefect artifact) escape what users named: classes, paths, texts."""
+
+from markdown_it import MarkdownIt
+
+from tasks.core.markdown import render
+from tasks.run.class_weights import class_weights
+from tasks.run.report import render_markdown
+from tasks.text.paraphrase import Candidate, ClassStats, Source
+from tasks.text.rebalance import EDA_LABEL, EdaFacts, ParaphraseFacts, _report_section
+from validations.images import TEMPLATE as IMAGE_CHECKS
+from validations.images import BadFile, Duplicates, ImageFindings
+
+GFM = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+CLASSES = ["a|b", "<img src=x onerror=alert(1)>", "**bold**"]
+
+
+def _manifest(sections=()):
+    counts = dict(zip(CLASSES, [30, 5, 2], strict=True))
+    return {
+        "name": "t",
+        "run_id": "20260101T000000Z-abcdef",
+        "source": {"path": "/data/a|b <x>.csv"},
+        "rows": {"read": 40, "dropped": 0},
+        "validation": {"null_counts": {}, "null_policy": "fail", "result": "r", "data_docs": "d"},
+        "counts": {
+            "before": {"train": counts, "val": counts, "test": counts},
+            "after": {"train": counts},
+        },
+        "rebalance": {"requested": "SMOTE", "sampler": "SMOTE", "params": {"k|": "<b>"}},
+        "notes": ["class 'a|b' has <b>4</b> rows"],
+        "class_weights": class_weights(counts, beta=0.9),
+        "report_sections": list(sections),
+    }
+
+
+def _rows(html: str) -> list[int]:
+    """Cells per table row."""
+    return [row.count("<td") for row in html.split("<tr>")[1:] if "<td" in row]
+
+
+def test_class_names_paths_and_notes_show_as_written_and_keep_the_tables_whole():
+    html = GFM.render(render_markdown(_manifest()))
+
+    assert set(_rows(html)) == {5, 3}  # counts (5 columns), bars and weights (3 columns)
+    assert html.count("<img") == 1  # the chart; the class named like an image tag is text
+    assert "<b>" not in html and "<strong>" not in html
+    for name in CLASSES:
+        assert name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
+    assert "/data/a|b &lt;x&gt;.csv" in html
+    assert "class 'a|b' has &lt;b&gt;4&lt;/b&gt; rows" in html
+
+
+def test_the_prefect_artifact_keeps_its_chart_and_escapes_the_rest():
+    markdown = render_markdown(_manifest(), chart="data:image/png;base64,AAAA")
+
+    assert "![class counts per split](data:image/png;base64,AAAA)" in markdown
+    assert GFM.render(markdown).count("<img") == 1
+
+
+def test_modality_sections_escape_file_paths_and_texts():
+    images = render(
+        IMAGE_CHECKS,
+        findings=ImageFindings(
+            bad_files_policy="skip",
+            bad_files=[BadFile("a|b/<x>.png", "zero bytes | empty")],
+            max_pixels=10,
+            duplicates=Duplicates(0, 0, 0),
+            modes={"L": 1},
+            exif_rotated=0,
+            animated=0,
+        ),
+    )
+    stats = ClassStats(needed=1, attempted=1, accepted=1)
+    text = _report_section(
+        ParaphraseFacts("eda", "majority", EdaFacts(EDA_LABEL, 0.1), 0.1, {"a|b": stats}),
+        [
+            (
+                Candidate("a|b", Source(1, "line one\nline <b>two</b> | x"), "para | <i>p</i>", 0),
+                None,
+                "eda",
+            )
+        ],
+    )
+
+    html = GFM.render(render_markdown(_manifest([images, text])))
+
+    assert "<b>" not in html and "<i>" not in html
+    assert "<code>a|b/&lt;x&gt;.png</code>" in html
+    assert "line one ⏎ line &lt;b&gt;two&lt;/b&gt; | x" in html
+    assert set(_rows(html)) <= {2, 3, 5, 6}
