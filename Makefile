@@ -14,7 +14,7 @@ PREFECT_PORT ?= 4200
 LOCAL_API := http://127.0.0.1:$(PREFECT_PORT)/api
 POOL ?= rebalance
 
-.PHONY: install demo test test-browser lint bench clean server deploy worker serve
+.PHONY: install demo test test-browser lint bench docs clean server deploy worker serve
 
 install: $(STAMP)
 
@@ -70,6 +70,11 @@ bench: install
 		echo "### $$script took $$(( $$(date +%s) - begun )) s"; \
 	done; \
 	echo; echo "### make bench: every script in $$(( $$(date +%s) - started )) s (target: under 1200 s)"
+
+# docs/config.md from the config models' field descriptions (tests/test_docs.py fails when the
+# two disagree).
+docs: install
+	$(BIN)/python -m rebalance.config.reference
 
 clean:
 	rm -rf $(VENV) outputs

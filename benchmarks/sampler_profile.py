@@ -12,7 +12,7 @@ one job.) `--alone` also runs each search on its own after the sampler, checks i
 same calls, and gives the ratio against it (about twice as long); ClusterCentroids always
 does. `--profile` adds one cProfile'd fit_resample per sampler after its timed rounds.
 Issue 6: a sampler that takes more than 3× its own nearest-neighbour (NN) search gets a
-vectorised subclass, as SMOTE, SMOTENC and SMOTEN have (tasks/vectorised_smote.py).
+vectorised subclass, as SMOTE, SMOTENC and SMOTEN have (tasks/tabular/vectorised_smote.py).
 
 Data: ROWS rows × 5 normal columns, 3% minority shifted by +0.5 (as benchmarks/tabular.py),
 fixed seed, float64 as `rebalance` hands it to imblearn. Five columns as in

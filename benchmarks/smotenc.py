@@ -55,7 +55,7 @@ def _timed(sampler, X, y):
     return time.perf_counter() - start, result
 
 
-# Ours' parts: the functions of tasks.vectorised_smote that do each one.
+# Ours' parts: the functions of tasks.tabular.vectorised_smote that do each one.
 PARTS = {
     "encoding": "_category_codes",
     "class matrices": "_class_matrix",
@@ -99,9 +99,9 @@ class _Parts:
 
 def main() -> None:
     import numpy as np
-    import tasks.vectorised_smote as vectorised
     from imblearn.over_sampling import SMOTENC
 
+    import tasks.tabular.vectorised_smote as vectorised
     from tasks.tabular.vectorised_smote import VectorisedSMOTENC
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

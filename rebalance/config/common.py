@@ -167,18 +167,37 @@ class CommonConfig(Section):
         ...,
         pattern=NAME_PATTERN.pattern,
         max_length=100,
-        description="Dataset name: the output folder and the Prefect artifact key.",
+        description="Dataset name: runs go to `<output>/<name>/`, and it keys the Prefect "
+        "artifacts (`<name>-balance`, ...). Letters, digits, `.`, `_` and `-`, starting with a "
+        "letter or digit, so `../x` or `a/b` cannot write outside `output`.",
     )
     modality: str = Field("tabular", description="Kind of data in `source`.")
     source: Path = Field(..., description="The data: a file, or a folder for images.")
-    label: str = Field(..., description="Label column.")
+    label: str = Field(
+        ..., description="Label column; surrounding spaces in string labels are stripped."
+    )
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     class_weights: ClassWeightsConfig = Field(default_factory=ClassWeightsConfig)
     rebalance: RebalanceSection = Field(default_factory=RebalanceSection)
-    retries: int = Field(2, ge=0, description="Retries of each step after a transient failure.")
-    retry_delay_seconds: float = Field(2.0, ge=0, description="Delay before each retry.")
-    output: Path = Field(Path("outputs"), description="Root folder of all run folders.")
+    retries: int = Field(
+        2,
+        ge=0,
+        description="Retries of each step after a transient failure (an unexpected error: a "
+        "flaky share, a disk hiccup); errors in the config or the data fail at once, never "
+        "retried.",
+    )
+    retry_delay_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds before the first retry; the delay doubles with each further "
+        "retry (exponential backoff).",
+    )
+    output: Path = Field(
+        Path("outputs"),
+        description="Root folder of all run folders: a run writes `<output>/<name>/<run_id>/` "
+        "and points `<output>/<name>/latest` at it. Relative to the config file's folder.",
+    )
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
     @field_validator("name", mode="before")

@@ -25,9 +25,10 @@ class ImageValidationConfig(ValidationConfig):
 
     bad_files: Literal["fail", "skip"] = Field(
         "fail",
-        description="Files that cannot be used (corrupt, zero bytes, not an image, above "
-        "`max_pixels`, missing): `fail` stops the run and lists them; `skip` leaves them out "
-        "and lists them in the report and manifest.",
+        description="Files that cannot be used (missing, unreadable, zero bytes, not an image, "
+        "corrupt or truncated, 0 pixels wide or high, above `max_pixels`, a pixel format that "
+        "cannot be augmented such as 32-bit float): `fail` stops the run and lists them; "
+        "`skip` leaves them out and lists them in the report and manifest.",
     )
     max_pixels: int = Field(
         89_478_485,
@@ -44,8 +45,8 @@ class ImageRebalanceConfig(RebalanceSection):
         None,
         description="albumentations transforms by class name with their own parameters "
         "(`- HorizontalFlip: {p: 0.5}`), or the path of a pipeline saved by "
-        "`albumentations.save` (.yaml/.json). Empty: the default pipeline (scale, crop/pad, "
-        "rotate, horizontal flip, brightness, contrast, saturation).",
+        "`albumentations.save` (.yaml/.json). Empty: the default pipeline, Affine (scale, "
+        "rotate), CropAndPad, HorizontalFlip and ColorJitter.",
     )
     target: ClassTarget = Field(
         "majority",
@@ -57,7 +58,9 @@ class ImageRebalanceConfig(RebalanceSection):
         description="Drop random (seeded) training originals of classes above the target.",
     )
     format: Literal["source", "png", "jpeg", "webp", "bmp", "tiff"] = Field(
-        "source", description="File format of generated images; `source`: the source's."
+        "source",
+        description="File format of generated images; `source`: the source image's own "
+        "(PNG where that format cannot hold the pixels).",
     )
     shard_size: int = Field(
         256, gt=0, description="Generated images per Prefect task (the unit of parallelism)."
@@ -79,8 +82,16 @@ class ImageConfig(CommonConfig):
         description="A folder with one subfolder of images per class, or a CSV/Parquet table "
         "of image paths (relative to the table's folder) and labels.",
     )
-    label: str = Field("label", description="Label column of the index (and of a table).")
-    path_column: str = Field("path", description="Image path column of a source table.")
+    label: str = Field(
+        "label",
+        description="Label column of a source table; for a folder, the index's column of "
+        "class subfolder names.",
+    )
+    path_column: str = Field(
+        "path",
+        description="Image path column of a source table. A path that leaves the dataset's "
+        "root (absolute, `..`, a symlink pointing outside) is refused.",
+    )
     validation: ImageValidationConfig = Field(default_factory=ImageValidationConfig)
     rebalance: ImageRebalanceConfig = Field(default_factory=ImageRebalanceConfig)
 

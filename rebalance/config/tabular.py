@@ -16,16 +16,17 @@ class RebalanceConfig(RebalanceSection):
 
     sampler: str = Field(
         "SMOTE",
-        description="An imbalanced-learn sampler class name (SMOTE, RandomOverSampler, "
-        "TomekLinks, SMOTEENN, ...) or `none`. SMOTE on categorical columns runs SMOTENC "
-        "or SMOTEN.",
+        description="An imbalanced-learn sampler class name (in any case) or `none` (no "
+        "rebalancing). SMOTE on mixed numeric and categorical columns runs SMOTENC, on "
+        "categorical columns only SMOTEN.",
         # The UI form offers the names; the validator also takes them in any case.
         json_schema_extra={"enum": [*SAMPLER_NAMES, NO_SAMPLER]},
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Keyword arguments for the sampler, in imbalanced-learn's own names "
-        "(sampling_strategy, k_neighbors, ...). Its random_state is `random_state`.",
+        "(`sampling_strategy`, `k_neighbors`, ...), checked with scikit-learn's own parameter "
+        "validation when the config loads. Its `random_state` is `rebalance.random_state`.",
     )
 
     @field_validator("sampler")
@@ -63,10 +64,12 @@ class TabularConfig(CommonConfig):
 
     modality: Literal["tabular"] = Field("tabular", description="Kind of data in `source`.")
     source: Path = Field(
-        ..., description="CSV, Parquet, NDJSON/JSONL or Arrow IPC file with the data."
+        ..., description="CSV/TSV, Parquet, NDJSON/JSONL or Arrow IPC file with the data."
     )
     id_column: str | None = Field(
-        None, description="Row id column: kept in the outputs, never used as a feature."
+        None,
+        description="Row id column: kept in the outputs (null on synthetic rows), never used "
+        "as a feature.",
     )
     features: list[str] | None = Field(
         None, description="Feature columns to keep; all other columns when left empty."
@@ -75,7 +78,8 @@ class TabularConfig(CommonConfig):
         None,
         min_length=1,
         max_length=1,
-        description="CSV field separator; `,` (a tab for .tsv files) when left empty.",
+        description="CSV field separator; `,` (a tab for .tsv files) when left empty. A file "
+        "that reads as one column named like `a;b;c` is refused with the separator to set.",
     )
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)

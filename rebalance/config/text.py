@@ -38,8 +38,10 @@ class TextRebalanceConfig(RebalanceSection):
     )
     fallback: Literal["eda"] | None = Field(
         None,
-        description="Method used when no translation model can be loaded; without one, that "
-        "is an error saying which model and how to provide it.",
+        description="Method used when a hub model cannot be loaded (offline, not in the cache), "
+        "labelled as such in the report; without one, that is an error saying which model "
+        "and how to provide it. A local model folder that is missing or refused is always "
+        "an error.",
     )
     target: ClassTarget = Field(
         "majority",
@@ -47,7 +49,9 @@ class TextRebalanceConfig(RebalanceSection):
         "the largest), a number (every smaller class up to it), or a {class: count} mapping; "
         "classes are never reduced.",
     )
-    source_language: str = Field("en", description="Language code of the texts.")
+    source_language: str = Field(
+        "en", description="Language code of the texts (`{src}` in `model`)."
+    )
     pivots: list[str] = Field(
         default_factory=lambda: ["de"],
         min_length=1,
@@ -55,14 +59,17 @@ class TextRebalanceConfig(RebalanceSection):
     )
     model: str = Field(
         "Helsinki-NLP/opus-mt-{src}-{tgt}",
-        description="Template naming each direction's model: a Hugging Face hub name or a "
-        "local folder (e.g. /models/opus-mt-{src}-{tgt}), loaded with from_pretrained.",
+        description="Template naming each direction's model (`{src}`, `{tgt}`): a Hugging Face "
+        "hub name or a local folder (`/models/opus-mt-{src}-{tgt}`; `./` and `../` resolve "
+        "against the config's folder), loaded with `from_pretrained` (safetensors only, no "
+        "remote code). A folder must hold a MarianMT model (`model_type: marian`, no "
+        "`auto_map`), checked before any data is read.",
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
     local_files_only: bool = Field(
         False,
         description="Load models only from a local folder or the Hugging Face cache, never "
-        "the network.",
+        "the network: set it for offline nightly runs.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="`auto`: CUDA (fp16) if available, else CPU."
@@ -103,8 +110,9 @@ class TextRebalanceConfig(RebalanceSection):
     )
     cache_dir: Path | None = Field(
         None,
-        description="Translation cache folder, kept across runs; `<output>/.translation-cache` "
-        "when empty.",
+        description="Translation cache folder, kept across runs and keyed by text hash, model "
+        "revision and decoding options; `<output>/.translation-cache` when empty. Runs "
+        "sharing it take turns writing (a POSIX file lock, `.lock`).",
     )
 
     @model_validator(mode="after")
@@ -137,9 +145,13 @@ class TextConfig(CommonConfig):
 
     modality: Literal["text"] = Field(..., description="Kind of data in `source`.")
     source: Path = Field(..., description="CSV, Parquet or NDJSON/JSONL file with the texts.")
-    text_column: str = Field("text", description="Column holding the texts.")
+    text_column: str = Field(
+        "text", description="Column holding the texts (CSV, Parquet or JSONL)."
+    )
     id_column: str | None = Field(
-        None, description="Row id column; the row's position in the file when left empty."
+        None,
+        description="Unique row id column, cited by each paraphrase in `source_row_id`; the "
+        "row's position in the file when left empty.",
     )
     validation: TextValidationConfig = Field(default_factory=TextValidationConfig)
     rebalance: TextRebalanceConfig = Field(default_factory=TextRebalanceConfig)
