@@ -45,8 +45,6 @@ INLINE_COMMAND_START = re.compile(
 INLINE_CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# Linked before it exists: written on another branch of issue 13.
-PENDING_DOCS = {"docs/architecture.md"}
 
 
 @dataclass(frozen=True)
@@ -343,8 +341,6 @@ def test_links_point_at_files_and_headings_that_exist(where, target):
     source = ROOT / where.partition(":")[0]
     file, _, anchor = target.partition("#")
     linked = (source.parent / file).resolve() if file else source
-    if linked.relative_to(ROOT).as_posix() in PENDING_DOCS:
-        return
     assert linked.exists(), f"{where}: {target} does not exist"
     if anchor:
         assert anchor in _anchors(linked), f"{where}: {target} names no heading"
