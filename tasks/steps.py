@@ -77,29 +77,20 @@ def manifest_of(
     config: CommonConfig,
     *,
     folder: RunFolder,
-    started_at: str,
-    ingested: Ingested,
-    checked: Checked[Any],
-    splits: SplitResult,
     resampled: Resampled[Any],
-    weights: dict[str, Any],
-    timings: dict[str, float],
     fingerprint: str | None,
+    **facts: Any,
 ) -> dict[str, Any]:
-    """The run's manifest; a run that fell back to an offline method gets no fingerprint, so
-    the next run tries the real method again."""
+    """The run's manifest (`build_manifest` with `facts`: started_at, ingested, checked, splits,
+    weights, timings); a run that fell back to an offline method gets no fingerprint, so the
+    next run tries the real method again."""
     return build_manifest(
         config=config,
         run_id=folder.run_id,
-        started_at=started_at,
-        ingested=ingested,
-        checked=checked,
-        splits=splits,
         resampled=resampled,
-        weights=weights,
-        timings=timings,
         flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
         fingerprint=None if resampled.fell_back else fingerprint,
+        **facts,
     )
 
 

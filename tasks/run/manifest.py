@@ -8,16 +8,14 @@ import json
 import platform
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rebalance.config import CommonConfig
 from tasks.core.classes import counts_by_name, label_counts
 from tasks.core.contract import Checked, Ingested, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import count_synthetic, row_count
-
-if TYPE_CHECKING:
-    from rebalance.config import CommonConfig
-    from tasks.run.split import SplitResult
+from tasks.run.split import SplitResult
 
 MANIFEST_FILE = "manifest.json"
 # What a rerun compares to reuse a run (tasks/run/rerun.py); None: the run is never reused.

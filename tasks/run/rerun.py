@@ -15,15 +15,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rebalance.config import CommonConfig
 from rebalance.errors import RebalanceError
 from tasks.core.contract import Modality
 from tasks.run.folder import LATEST, remove_abandoned_folders
 from tasks.run.manifest import FINGERPRINT, MANIFEST_FILE, file_hashes, library_versions
-
-if TYPE_CHECKING:
-    from rebalance.config import CommonConfig
 
 # The project's packages, and the files in them that decide what a run writes.
 CODE_ROOTS = tuple(
