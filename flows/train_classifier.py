@@ -11,7 +11,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger
 
 from tasks import steps
-from tasks.run.training import read_manifest
+from tasks.run.manifest import read_manifest
 
 
 @flow(name="train-classifier", flow_run_name="train-{run_id}")

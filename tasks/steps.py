@@ -28,16 +28,20 @@ from tasks.core.contract import Checked, Ingested, Resampled
 from tasks.core.frames import SCRATCH_FILES, count_synthetic, row_count
 from tasks.core.retry import step
 from tasks.registry import modality_for
-from tasks.run import folder as run_folder
 from tasks.run import ready, training
 from tasks.run.class_weights import class_weights
-from tasks.run.manifest import MANIFEST_FILE, build_manifest, write_manifest
+from tasks.run.folder import (
+    RunFolder,
+    discard_run_folder,
+    new_run_id,
+    open_run_folder,
+    publish_run_folder,
+)
+from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
 from tasks.run.report import CHART_FILE, count_rows, png_data_uri, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.split import SplitResult, split_frame, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes
-
-RunFolder = run_folder.RunFolder
 
 
 @contextmanager
@@ -55,14 +59,14 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 def open_run(config: CommonConfig) -> RunFolder:
     """A new run's temporary folder (folders of dead runs are removed first)."""
-    folder = run_folder.open_run_folder(config.dataset_dir, run_id=run_folder.new_run_id())
+    folder = open_run_folder(config.dataset_dir, run_id=new_run_id())
     get_run_logger().info("run %s writes into %s", folder.run_id, folder.temp)
     return folder
 
 
 def discard_run(folder: RunFolder) -> None:
     """Remove a failed run's temporary folder; published runs and `latest` stay as they are."""
-    run_folder.discard_run_folder(folder)
+    discard_run_folder(folder)
 
 
 def weights_before_rebalancing(
@@ -238,7 +242,7 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: CommonC
     modality = modality_for(config.modality)
     check_run_invariants(
         run_dir,
-        manifest=training.read_manifest(run_dir / MANIFEST_FILE),
+        manifest=read_manifest(run_dir / MANIFEST_FILE),
         label=columns.label,
         split_train=splits.train,
         holdout_sha256=splits.holdout_sha256,
@@ -254,7 +258,7 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: CommonC
 @step("publish")
 def publish(folder: RunFolder) -> str:
     """Rename the complete run folder into place and move `latest` to it."""
-    return str(run_folder.publish_run_folder(folder))
+    return str(publish_run_folder(folder))
 
 
 @task(name="announce-ready", cache_policy=NO_CACHE)

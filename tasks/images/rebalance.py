@@ -128,8 +128,8 @@ def rebalance_images(
         config,
         name="augment-shard",
         what=f"augmenting {len(jobs)} images in {len(shards)} shards",
-    ) as runner:
-        made = runner.run(
+    ) as fan_out:
+        by_shard = fan_out.run(
             augment_shard,
             shards,
             progress=Progress(
@@ -138,7 +138,7 @@ def rebalance_images(
             ),
             pipeline=pipeline,
         )
-    results = [done for shard in made for done in shard]
+    results = [done for shard in by_shard for done in shard]
     elapsed = time.perf_counter() - started
 
     generated = _generated_rows(jobs, results, label=label, schema=originals.schema)
@@ -151,13 +151,13 @@ def rebalance_images(
     for job in jobs:
         if job["index"] == 0:
             uses_by_class[job["label"]].append(job["uses"])
-    for name, facts in per_class.items():
+    for name, plan in per_class.items():
         made = sum(1 for job in jobs if job["label"] == name)
         used = uses_by_class.get(name, [])
-        unused = facts["kept"] - len(used)
-        facts.update(
+        unused = plan["kept"] - len(used)
+        plan.update(
             generated=made,
-            after=facts["kept"] + made,
+            after=plan["kept"] + made,
             uses_per_source=[0 if unused else min(used), max(used)] if used else [0, 0],
         )
     notes += _result_notes(results)
@@ -167,7 +167,7 @@ def rebalance_images(
         pipeline_file=PIPELINE_FILE,
         pipeline=pipeline,
         contact_sheet=SHEET_FILE if sheet else None,
-        per_class={str(name): ClassAugmentation(**facts) for name, facts in per_class.items()},
+        per_class={str(name): ClassAugmentation(**plan) for name, plan in per_class.items()},
         shards=len(shards),
         shard_size=settings.shard_size,
         originals=how,

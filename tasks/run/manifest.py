@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rebalance.config import CommonConfig
+from rebalance.errors import DataError
 from tasks.core.classes import counts_by_name, label_counts
 from tasks.core.contract import Checked, Ingested, Resampled
 from tasks.core.files import file_sha256
@@ -50,6 +51,19 @@ def file_hashes(run_dir: Path, /) -> dict[str, str]:
         for path in sorted(run_dir.rglob("*"))
         if path.is_file() and path.name != MANIFEST_FILE and not path.name.startswith(".")
     }
+
+
+def read_manifest(path: Path | str, /) -> dict[str, Any]:
+    """A run's `manifest.json`, or a DataError naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"{path} not found; pass the folder of a published rebalance run"
+        raise DataError(msg) from None
+    except json.JSONDecodeError as exc:
+        msg = f"{path} is not valid JSON ({exc.msg}); rerun the rebalance flow"
+        raise DataError(msg) from None
 
 
 def write_manifest(manifest: Mapping[str, Any], run_dir: Path, /) -> Path:

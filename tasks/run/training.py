@@ -8,7 +8,6 @@ what rebalancing bought. For other modalities, `check_outputs` proves the output
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,19 +31,6 @@ class Score:
     balanced_accuracy: float
     macro_f1: float
     recall: dict[str, float]
-
-
-def read_manifest(path: Path | str, /) -> dict[str, Any]:
-    """A run's `manifest.json`, or a DataError naming the file."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        msg = f"{path} not found; pass the folder of a published rebalance run"
-        raise DataError(msg) from None
-    except json.JSONDecodeError as exc:
-        msg = f"{path} is not valid JSON ({exc.msg}); rerun the rebalance flow"
-        raise DataError(msg) from None
 
 
 def score_rows(scores: list[Score], /) -> list[dict[str, Any]]:

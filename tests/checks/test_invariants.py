@@ -3,8 +3,7 @@ import pytest
 
 from tasks.core.classes import class_counts, counts_by_name
 from tasks.core.frames import write_parquet
-from tasks.run.manifest import write_manifest
-from tasks.run.training import read_manifest
+from tasks.run.manifest import read_manifest, write_manifest
 from validations.invariants import InvariantViolation, check_run_invariants, holdout_hashes
 
 

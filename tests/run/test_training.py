@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.run.manifest import file_hashes
-from tasks.run.training import check_outputs, compare_models, read_manifest, render_scores
+from tasks.run.manifest import file_hashes, read_manifest
+from tasks.run.training import check_outputs, compare_models, render_scores
 
 
 def _run_folder(folder: Path) -> Path:

@@ -22,8 +22,7 @@ from rebalance.errors import DataError, RebalanceError
 from tasks.core.classes import class_counts, counts_by_name
 from tasks.core.columns import SYNTHETIC
 from tasks.run.class_weights import class_weights
-from tasks.run.manifest import build_manifest, utc_now, write_manifest
-from tasks.run.training import read_manifest
+from tasks.run.manifest import build_manifest, read_manifest, utc_now, write_manifest
 from tasks.tabular.modality import MODALITY as TABULAR
 from tests.helpers import split_without_prefect, write_config
 from validations.invariants import InvariantViolation, check_run_invariants, holdout_hashes
