@@ -21,9 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from tasks.core.artifacts import artifact_key, in_flow_run
 from tasks.core.retry import retry_unless_user_error, with_policy
 from tasks.core.runners import describe, started_task_runner
@@ -82,7 +79,11 @@ class Shards:
             return []
         if not in_flow_run():
             return [work(shard, **shared) for shard in shards]
+        # Prefect is imported here, in a flow run: a modality imported for a rerun check or
+        # `rebalance validate` does not pay its import (seconds).
+        from prefect import task
         from prefect.artifacts import create_progress_artifact, update_progress_artifact
+        from prefect.cache_policies import NO_CACHE
         from prefect.futures import as_completed
         from prefect.utilities.annotations import unmapped
 
