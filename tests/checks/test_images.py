@@ -21,6 +21,21 @@ from tests.image_helpers import (
 from validations.images import Duplicates, decode, validate_images
 
 
+def _validate(frame, *, root, bad_files, output_dir, **overrides):
+    """`validate_images` with the index columns and limits these tests share."""
+    arguments = {
+        "label": "label",
+        "path_column": "path",
+        "hash_column": "sha256",
+        "null_policy": "fail",
+        "max_pixels": 10_000,
+        "dataset": "t",
+    }
+    return validate_images(
+        frame, root=root, bad_files=bad_files, output_dir=output_dir, **(arguments | overrides)
+    )
+
+
 def _truncated(path):
     write_image(path, "RGB", size=(40, 40))
     data = path.read_bytes()
@@ -142,16 +157,10 @@ def test_animated_images_are_counted_in_the_report(tmp_path):
     root = image_tree(tmp_path / "data", {"a": 3, "b": 3})
     write_animated(root / "a" / "moving.webp")
 
-    checked = validate_images(
+    checked = _validate(
         read_index(root, label="label", path_column="path").frame,
         root=root,
-        label="label",
-        path_column="path",
-        hash_column="sha256",
-        null_policy="fail",
         bad_files="fail",
-        max_pixels=10_000,
-        dataset="t",
         output_dir=tmp_path / "v",
     )
 
@@ -172,18 +181,7 @@ def test_bad_files_fail_lists_every_bad_file_and_the_fix(tmp_path):
     index = read_index(root, label="label", path_column="path")
 
     with pytest.raises(ValidationFailed) as caught:
-        validate_images(
-            index.frame,
-            root=root,
-            label="label",
-            path_column="path",
-            hash_column="sha256",
-            null_policy="fail",
-            bad_files="fail",
-            max_pixels=10_000,
-            dataset="t",
-            output_dir=tmp_path / "v",
-        )
+        _validate(index.frame, root=root, bad_files="fail", output_dir=tmp_path / "v")
 
     message = str(caught.value)
     assert message.startswith("2 unusable image file(s)")
@@ -198,18 +196,7 @@ def test_bad_files_skip_leaves_them_out_and_lists_them_and_counts_duplicates(tmp
     shutil.copyfile(root / "a" / "img001.png", root / "b" / "mislabelled.png")
     index = read_index(root, label="label", path_column="path")
 
-    checked = validate_images(
-        index.frame,
-        root=root,
-        label="label",
-        path_column="path",
-        hash_column="sha256",
-        null_policy="fail",
-        bad_files="skip",
-        max_pixels=10_000,
-        dataset="t",
-        output_dir=tmp_path / "v",
-    )
+    checked = _validate(index.frame, root=root, bad_files="skip", output_dir=tmp_path / "v")
 
     assert checked.frame.height == 10
     assert "a/empty.png" not in checked.frame["path"].to_list()
@@ -238,15 +225,4 @@ def test_a_class_that_cannot_be_a_folder_name_is_refused(tmp_path):
     index = read_index(table, label="label", path_column="path")
 
     with pytest.raises(DataError, match=r"class 'a/b' of label 'label' cannot be an output folder"):
-        validate_images(
-            index.frame,
-            root=tmp_path,
-            label="label",
-            path_column="path",
-            hash_column="sha256",
-            null_policy="fail",
-            bad_files="fail",
-            max_pixels=10_000,
-            dataset="t",
-            output_dir=tmp_path / "v",
-        )
+        _validate(index.frame, root=tmp_path, bad_files="fail", output_dir=tmp_path / "v")
