@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from rebalance.config import CommonConfig
 from rebalance.errors import STEP_NOTE, RebalanceError
-from tasks.core.artifacts import artifact_key
+from tasks.core.artifacts import artifact_key, png_data_uri
 from tasks.core.classes import label_counts
 from tasks.core.columns import Columns
 from tasks.core.contract import Checked, Ingested, Resampled
@@ -38,7 +38,7 @@ from tasks.run.folder import (
     publish_run_folder,
 )
 from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
-from tasks.run.report import CHART_FILE, count_rows, png_data_uri, render_chart, render_markdown
+from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.split import SplitResult, split_frame, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes

@@ -3,7 +3,9 @@ key's history night by night. Outside a flow run (tests, `rebalance validate`) n
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 
 
 def artifact_key(name: str, suffix: str) -> str:
@@ -28,3 +30,9 @@ def publish_markdown(dataset: str, suffix: str, /, *, markdown: str, description
     create_markdown_artifact(
         key=artifact_key(dataset, suffix), markdown=markdown, description=description
     )
+
+
+def png_data_uri(path: Path, /) -> str:
+    """A PNG as a data URI: markdown artifacts have no file beside them, and the Prefect UI
+    renders these (it strips inline SVG and does not render mermaid)."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")

@@ -20,7 +20,7 @@ import polars as pl
 
 from rebalance.config import ImageConfig
 from rebalance.errors import DataError
-from tasks.core.artifacts import publish_markdown
+from tasks.core.artifacts import png_data_uri, publish_markdown
 from tasks.core.classes import class_counts
 from tasks.core.columns import SYNTHETIC
 from tasks.core.contract import Resampled
@@ -38,7 +38,7 @@ from tasks.images.pipeline import (
     pipeline_dict,
     save_pipeline,
 )
-from tasks.images.sheet import SHEET_FILE, SheetRow, data_uri, render_sheet
+from tasks.images.sheet import SHEET_FILE, SheetRow, render_sheet
 
 SHEET_SOURCES = 3
 SHEET_COPIES = 3
@@ -255,6 +255,6 @@ def _publish_sheet(path: Path, name: str) -> None:
         name,
         "contact-sheet",
         markdown=f"# Augmented images of {escape_markdown(name)}\n\nOriginal (red frame) beside "
-        f"its augmented copies, a few per class.\n\n![contact sheet]({data_uri(path)})\n",
+        f"its augmented copies, a few per class.\n\n![contact sheet]({png_data_uri(path)})\n",
         description=f"Contact sheet of {name}",
     )

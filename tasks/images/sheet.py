@@ -6,7 +6,6 @@ keeps the classes recognisable (a flipped "7" is not a "7").
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +54,6 @@ def render_sheet(rows: Sequence[SheetRow], path: Path, /, *, columns: int = 4) -
                     (left - 2, top - 2, left + THUMB + 1, top + THUMB + 1), outline=(200, 0, 0)
                 )
     sheet.save(path, format="PNG", optimize=False)
-
-
-def data_uri(path: Path, /) -> str:
-    """The PNG as a data URI, for markdown that has no file next to it (Prefect artifacts)."""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _thumbnail(path: Path) -> Image.Image:

@@ -6,7 +6,6 @@ The markdown is rendered from `templates/report.md.j2`, every value escaped for 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,12 +89,6 @@ def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _bar(value: int, peak: int) -> str:
     return "█" * max(round(BAR_WIDTH * value / peak), 1 if value else 0)
-
-
-def png_data_uri(path: Path, /) -> str:
-    """A PNG as a data URI: the Prefect UI renders these in markdown artifacts (it strips
-    inline SVG and does not render mermaid), so the artifact carries the chart itself."""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def render_chart(manifest: Mapping[str, Any], path: Path, /) -> None:
