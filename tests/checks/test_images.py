@@ -127,21 +127,11 @@ def test_an_unreadable_file_is_named_with_the_permission_fix(tmp_path, monkeypat
     locked = root / "b" / "img002.png"
     index = read_index(root, label="label", path_column="path")
     _make_unreadable(locked, monkeypatch)
-    arguments = {
-        "root": root,
-        "label": "label",
-        "path_column": "path",
-        "hash_column": "sha256",
-        "null_policy": "fail",
-        "max_pixels": 10_000,
-        "dataset": "t",
-        "output_dir": tmp_path / "v",
-    }
 
     try:
         with pytest.raises(ValidationFailed) as caught:
-            validate_images(index.frame, bad_files="fail", **arguments)
-        skipped = validate_images(index.frame, bad_files="skip", **arguments)
+            _validate(index.frame, root=root, bad_files="fail", output_dir=tmp_path / "v")
+        skipped = _validate(index.frame, root=root, bad_files="skip", output_dir=tmp_path / "v")
     finally:
         locked.chmod(0o644)
 
