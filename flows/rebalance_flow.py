@@ -1,4 +1,4 @@
-"""The pipeline flow: ingest → validate → split → rebalance train → report → publish.
+"""The pipeline flow: ingest → validate → split → evaluate → rebalance train → report → publish.
 
 It only composes the tasks of `tasks/steps.py`; the work is in the modality packages,
 `tasks/run/` and `validations/`.
@@ -58,9 +58,13 @@ def rebalance_dataset(
         # each a whole input's worth of memory at the rebalance step's peak.
         ingested, checked = ingested.without_frame(), checked.without_frame()
         weights = steps.weights_before_rebalancing(splits, ingested.columns, config)
+        with steps.timed(timings, "evaluate"):
+            evaluated = with_policy(steps.evaluate, config)(
+                splits.train, ingested.columns, config, folder.temp
+            )
         with steps.timed(timings, "rebalance"):
             resampled = with_policy(steps.rebalance, config)(
-                splits.train, ingested.columns, config, folder.temp
+                splits.train, ingested.columns, config, folder.temp, evaluated
             )
         manifest = steps.manifest_of(
             config,
@@ -70,6 +74,7 @@ def rebalance_dataset(
             checked=checked,
             splits=splits,
             resampled=resampled,
+            evaluated=evaluated,
             weights=weights,
             timings=timings,
             fingerprint=rerun.fingerprint,

@@ -21,10 +21,10 @@ from prefect.cache_policies import NO_CACHE
 
 from rebalance.config import CommonConfig
 from rebalance.errors import STEP_NOTE, RebalanceError
-from tasks.core.artifacts import artifact_key, png_data_uri
+from tasks.core.artifacts import artifact_key, inline_images
 from tasks.core.classes import label_counts
 from tasks.core.columns import Columns
-from tasks.core.contract import Checked, Ingested, Resampled
+from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
 from tasks.core.frames import SCRATCH_FILES, count_synthetic, row_count
 from tasks.core.retry import step
 from tasks.registry import modality_for
@@ -86,8 +86,8 @@ def manifest_of(
     **facts: Any,
 ) -> dict[str, Any]:
     """The run's manifest (`build_manifest` with `facts`: started_at, ingested, checked, splits,
-    weights, timings); a run that fell back to an offline method gets no fingerprint, so the
-    next run tries the real method again."""
+    weights, evaluated, timings); a run that fell back to an offline method gets no
+    fingerprint, so the next run tries the real method again."""
     return build_manifest(
         config=config,
         run_id=folder.run_id,
@@ -196,13 +196,32 @@ def split(
     return result
 
 
+@step("evaluate")
+def evaluate(
+    train: pl.DataFrame | pl.LazyFrame, columns: Columns, config: CommonConfig, run_dir: Path
+) -> Evaluated:
+    """What rebalancing buys a model, estimated on the training split alone (cross-validated;
+    val and test never reach this step)."""
+    evaluated = modality_for(config.modality).evaluate(train, columns, config, run_dir)
+    logger = get_run_logger()
+    for note in evaluated.notes:
+        logger.info(note)
+    return evaluated
+
+
 @step("rebalance")
 def rebalance(
-    train: pl.DataFrame | pl.LazyFrame, columns: Columns, config: CommonConfig, run_dir: Path
+    train: pl.DataFrame | pl.LazyFrame,
+    columns: Columns,
+    config: CommonConfig,
+    run_dir: Path,
+    evaluated: Evaluated = NOT_EVALUATED,
 ) -> Resampled[Any]:
     """Rebalance the training split only, and write it."""
     logger = get_run_logger()
-    resampled = modality_for(config.modality).rebalance(train, columns, config, run_dir)
+    resampled = modality_for(config.modality).rebalance(
+        train, columns, config, run_dir, evaluated=evaluated
+    )
     for note in resampled.notes:
         logger.warning(note)
     logger.info(
@@ -225,7 +244,7 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     # The UI shows an artifact key's history, so one key per dataset tracks it night by night.
     create_markdown_artifact(
         key=artifact_key(manifest["name"], "balance"),
-        markdown=render_markdown(manifest, chart=png_data_uri(run_dir / CHART_FILE)),
+        markdown=inline_images(render_markdown(manifest), run_dir),
         description=f"Class balance of {manifest['name']}, run {manifest['run_id']}",
     )
     create_table_artifact(

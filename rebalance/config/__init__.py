@@ -26,7 +26,12 @@ from rebalance.config.common import (
     ValidationConfig,
 )
 from rebalance.config.images import ImageConfig, ImageRebalanceConfig, ImageValidationConfig
-from rebalance.config.tabular import RebalanceConfig, StreamingConfig, TabularConfig
+from rebalance.config.tabular import (
+    EvaluateConfig,
+    RebalanceConfig,
+    StreamingConfig,
+    TabularConfig,
+)
 from rebalance.config.text import TextConfig, TextRebalanceConfig, TextValidationConfig
 from rebalance.errors import ConfigError
 
@@ -34,6 +39,7 @@ __all__ = [
     "MODALITIES",
     "ClassWeightsConfig",
     "CommonConfig",
+    "EvaluateConfig",
     "ImageConfig",
     "ImageRebalanceConfig",
     "ImageValidationConfig",

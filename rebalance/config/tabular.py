@@ -10,17 +10,33 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from rebalance.config.common import CommonConfig, RebalanceSection, Section, check_named_columns
 from rebalance.config.samplers import NO_SAMPLER, SAMPLER_NAMES, canonical_sampler, check_params
 
+# `rebalance.sampler: auto` picks one of `rebalance.candidates` by the cross-validated score.
+AUTO = "auto"
+# The candidate that resamples nothing and leaves the balancing to class weights.
+CLASS_WEIGHTS = "class_weights"
+EVALUATION_MODELS = ("logistic_regression", "gradient_boosting")
+EVALUATION_METRICS = ("balanced_accuracy", "average_precision", "minority_recall", "macro_f1")
+
 
 class RebalanceConfig(RebalanceSection):
     """How the training split is rebalanced."""
 
     sampler: str = Field(
         "SMOTE",
-        description="An imbalanced-learn sampler class name (in any case) or `none` (no "
-        "rebalancing). SMOTE on mixed numeric and categorical columns runs SMOTENC, on "
+        description="An imbalanced-learn sampler class name (in any case), `none` (no "
+        "rebalancing) or `auto` (the best of `candidates` by the cross-validated score of "
+        "`evaluate`). SMOTE on mixed numeric and categorical columns runs SMOTENC, on "
         "categorical columns only SMOTEN.",
         # The UI form offers the names; the validator also takes them in any case.
-        json_schema_extra={"enum": [*SAMPLER_NAMES, NO_SAMPLER]},
+        json_schema_extra={"enum": [*SAMPLER_NAMES, NO_SAMPLER, AUTO]},
+    )
+    candidates: list[str] = Field(
+        default_factory=lambda: [CLASS_WEIGHTS, "RandomOverSampler", "SMOTE", "SMOTETomek"],
+        min_length=1,
+        description="With `sampler: auto`: what to choose from, simplest first. "
+        f"`{CLASS_WEIGHTS}` resamples nothing (the training job uses class_weights.json); "
+        "the others are sampler names, run with their default parameters. The simplest "
+        "candidate wins unless another beats it by more than its spread.",
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
@@ -32,16 +48,87 @@ class RebalanceConfig(RebalanceSection):
     @field_validator("sampler")
     @classmethod
     def _known_sampler(cls, sampler: str) -> str:
-        return canonical_sampler(sampler)
+        return AUTO if sampler.lower() == AUTO else canonical_sampler(sampler)
+
+    @field_validator("candidates")
+    @classmethod
+    def _known_candidates(cls, candidates: list[str]) -> list[str]:
+        names = []
+        for candidate in candidates:
+            if candidate.lower() == CLASS_WEIGHTS:
+                names.append(CLASS_WEIGHTS)
+                continue
+            try:
+                name = canonical_sampler(candidate)
+            except ValueError as exc:
+                msg = f"{exc} (or '{CLASS_WEIGHTS}': no resampling, class weights)"
+                raise ValueError(msg) from None
+            if name == NO_SAMPLER:
+                msg = (
+                    f"'{NO_SAMPLER}' is always evaluated, as the baseline; "
+                    f"for no resampling with class weights list '{CLASS_WEIGHTS}'"
+                )
+                raise ValueError(msg)
+            names.append(name)
+        if len(set(names)) < len(names):
+            msg = f"lists a name twice: {candidates}"
+            raise ValueError(msg)
+        return names
 
     @field_validator("params")
     @classmethod
     def _params_the_sampler_accepts(
         cls, params: dict[str, Any], info: ValidationInfo
     ) -> dict[str, Any]:
-        if "sampler" in info.data:  # else the sampler's own error says what is wrong
-            check_params(info.data["sampler"], params)
+        sampler = info.data.get("sampler")
+        if sampler == AUTO and params:
+            msg = (
+                "rebalance.params is set but rebalance.sampler is 'auto', whose candidates run "
+                "with their default parameters; remove params or name one sampler"
+            )
+            raise ValueError(msg)
+        if sampler is not None and sampler != AUTO:  # else the sampler's own error says it
+            check_params(sampler, params)
         return params
+
+
+class EvaluateConfig(Section):
+    """The cross-validated evidence: does the sampler help a model trained on its output?"""
+
+    enabled: bool = Field(
+        True,
+        description="Compare, on the training split's original rows only, no resampling, "
+        "class weights and the sampler, by repeated stratified cross-validation with the "
+        "resampling inside the training folds; the report gives each metric as mean ± spread "
+        "and a verdict per arm. Val and test are never used.",
+    )
+    time_budget_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds the comparison may take: larger tables are subsampled "
+        "(stratified) and repeats cut to fit, and the report says so.",
+    )
+    n_splits: int = Field(
+        5, ge=2, description="Folds per repeat; lowered to the smallest class's row count."
+    )
+    n_repeats: int = Field(3, ge=1, description="Repeats of the k-fold split, each reshuffled.")
+    max_rows: int = Field(
+        20_000,
+        ge=100,
+        description="Training rows the comparison uses at most (a stratified sample above it).",
+    )
+    models: list[Literal["logistic_regression", "gradient_boosting"]] = Field(
+        default_factory=lambda: list(EVALUATION_MODELS),
+        min_length=1,
+        description="Models trained on each arm: scikit-learn's LogisticRegression and "
+        "HistGradientBoostingClassifier, categorical columns one-hot encoded.",
+    )
+    metric: Literal["balanced_accuracy", "average_precision", "minority_recall", "macro_f1"] = (
+        Field(
+            "balanced_accuracy",
+            description="What `rebalance.sampler: auto` picks by (mean over the models).",
+        )
+    )
 
 
 class StreamingConfig(Section):
@@ -82,7 +169,18 @@ class TabularConfig(CommonConfig):
         "that reads as one column named like `a;b;c` is refused with the separator to set.",
     )
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
+
+    @model_validator(mode="after")
+    def _auto_needs_the_evaluation(self) -> TabularConfig:
+        if self.rebalance.sampler == AUTO and not self.evaluate.enabled:
+            msg = (
+                "rebalance.sampler 'auto' picks by the cross-validated evaluation, which "
+                "evaluate.enabled: false turns off; enable it or name one sampler"
+            )
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _columns_exist(self) -> TabularConfig:

@@ -36,3 +36,22 @@ def png_data_uri(path: Path, /) -> str:
     """A PNG as a data URI: markdown artifacts have no file beside them, and the Prefect UI
     renders these (it strips inline SVG and does not render mermaid)."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+# A markdown image whose target is a PNG file name or a relative path (no scheme, no query).
+_LOCAL_PNG = re.compile(r"!\[([^\]]*)\]\(([A-Za-z0-9_./-]+\.png)\)")
+
+
+def inline_images(markdown: str, folder: Path, /) -> str:
+    """Markdown whose images linking PNG files of `folder` (report.md's charts, a contact
+    sheet) carry them as data URIs instead, for an artifact the UI shows without the folder.
+    Links to anything outside `folder` or to missing files are left as they are."""
+    root = folder.resolve()
+
+    def inline(match: re.Match[str]) -> str:
+        path = (folder / match.group(2)).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return match.group(0)
+        return f"![{match.group(1)}]({png_data_uri(path)})"
+
+    return _LOCAL_PNG.sub(inline, markdown)

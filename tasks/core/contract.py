@@ -99,6 +99,24 @@ class Resampled(Generic[FactsT]):
     report_sections: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """What the evaluation step estimated on the training split, before the rebalancing.
+
+    `entry` is its manifest.json entry (None: the modality evaluates nothing), `picked` the
+    rebalancing method it chose when the config leaves the choice to it.
+    """
+
+    entry: dict[str, Any] | None = None
+    picked: str | None = None
+    notes: list[str] = field(default_factory=list)
+    # Markdown sections for the report; images they show are files of the run folder.
+    report_sections: tuple[str, ...] = ()
+
+
+NOT_EVALUATED = Evaluated()
+
+
 class Modality(Protocol[ConfigT]):
     """The steps that differ between modalities; each runs inside one of the flow's tasks.
 
@@ -146,6 +164,18 @@ class Modality(Protocol[ConfigT]):
         """Write val or test exactly as split: `<split>.parquet` (plus files, if any)."""
         write_parquet(frame.select(columns.kept), run_dir / f"{split}.parquet")
 
+    def evaluate(
+        self,
+        train: pl.DataFrame | pl.LazyFrame,
+        columns: Columns,
+        config: ConfigT,
+        run_dir: Path,
+        /,
+    ) -> Evaluated:
+        """Estimate on the training split alone what the rebalancing buys a model (files such
+        as charts go into `run_dir`); by default nothing is evaluated."""
+        return NOT_EVALUATED
+
     def rebalance(
         self,
         train: pl.DataFrame | pl.LazyFrame,
@@ -153,8 +183,11 @@ class Modality(Protocol[ConfigT]):
         config: ConfigT,
         run_dir: Path,
         /,
+        *,
+        evaluated: Evaluated = NOT_EVALUATED,
     ) -> Resampled[Facts]:
-        """Rebalance the training split and write it (`train.parquet`, plus files if any)."""
+        """Rebalance the training split and write it (`train.parquet`, plus files if any);
+        `evaluated` is the evaluation step's result (its `picked` method, if any)."""
         ...
 
     def output_columns(self) -> Mapping[str, str | None]:

@@ -21,7 +21,7 @@ import polars as pl
 
 from rebalance.config import ImageConfig
 from tasks.core.columns import Columns
-from tasks.core.contract import Checked, Ingested, Modality, Resampled
+from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import write_parquet
 from tasks.images.index import PATH, SHA256, dataset_root, read_index
@@ -99,7 +99,14 @@ class ImageModality(Modality[ImageConfig]):
         write_parquet(placed, run_dir / f"{split}.parquet")
 
     def rebalance(
-        self, train: pl.DataFrame, columns: Columns, config: ImageConfig, run_dir: Path, /
+        self,
+        train: pl.DataFrame,
+        columns: Columns,
+        config: ImageConfig,
+        run_dir: Path,
+        /,
+        *,
+        evaluated: Evaluated = NOT_EVALUATED,
     ) -> Resampled:
         return rebalance_images(train, config=config, run_dir=run_dir)
 

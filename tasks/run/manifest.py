@@ -13,7 +13,7 @@ from typing import Any
 from rebalance.config import CommonConfig
 from rebalance.errors import DataError
 from tasks.core.classes import counts_by_name, label_counts
-from tasks.core.contract import Checked, Ingested, Resampled
+from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import count_synthetic, row_count
 from tasks.run.split import SplitResult
@@ -94,6 +94,7 @@ def build_manifest(
     timings: dict[str, float],
     flow_run_id: str | None,
     fingerprint: str | None = None,
+    evaluated: Evaluated = NOT_EVALUATED,
 ) -> dict[str, Any]:
     """Everything a training job or a person needs to trust the run (files are added on write)."""
     frames = splits.frames()
@@ -102,7 +103,11 @@ def build_manifest(
     rows_after = row_count(resampled.frame)
     label = ingested.columns.label
     return {
-        "report_sections": [*checked.report_sections, *resampled.report_sections],
+        "report_sections": [
+            *checked.report_sections,
+            *evaluated.report_sections,
+            *resampled.report_sections,
+        ],
         "run_id": run_id,
         "name": config.name,
         "modality": config.modality,
@@ -151,8 +156,9 @@ def build_manifest(
             "random_state": config.random_state,
             **resampled.facts.as_manifest(),
         },
+        "evaluation": evaluated.entry,
         "class_weights": weights,
-        "notes": list(resampled.notes),
+        "notes": [*evaluated.notes, *resampled.notes],
         "versions": library_versions(),
         "timings_seconds": {name: round(value, 3) for name, value in timings.items()},
         "prefect": {"flow_run_id": flow_run_id},

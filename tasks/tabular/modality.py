@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
 import polars as pl
 
 from rebalance.config import TabularConfig
+from rebalance.config.tabular import AUTO, CLASS_WEIGHTS
 from tasks.core.columns import Columns
-from tasks.core.contract import Checked, Ingested, Modality, Resampled
+from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.frames import INGESTED_FILE, write_parquet
 from tasks.tabular import samplers
+from tasks.tabular.arms import evaluate_table
 from tasks.tabular.ingest import ingest_table
 from tasks.tabular.resample import rebalance_table
 from tasks.tabular.streaming import resample_streaming, streams
@@ -29,6 +32,11 @@ class TabularModality(Modality[TabularConfig]):
         preload_great_expectations()
 
     def check_config(self, config: TabularConfig, /) -> str | None:
+        if config.rebalance.sampler == AUTO:
+            for name in config.rebalance.candidates:
+                if name != CLASS_WEIGHTS:
+                    samplers.check_sampler_config(name, {}, seed=config.random_state)
+            return f"{AUTO} (one of {', '.join(config.rebalance.candidates)})"
         return samplers.check_sampler_config(
             config.rebalance.sampler, config.rebalance.params, seed=config.random_state
         )
@@ -56,6 +64,18 @@ class TabularModality(Modality[TabularConfig]):
             output_dir=output_dir,
         )
 
+    def evaluate(
+        self,
+        train: pl.DataFrame | pl.LazyFrame,
+        columns: Columns,
+        config: TabularConfig,
+        run_dir: Path,
+        /,
+    ) -> Evaluated:
+        if not config.evaluate.enabled:
+            return NOT_EVALUATED
+        return evaluate_table(train, columns=columns, config=config, run_dir=run_dir)
+
     def rebalance(
         self,
         train: pl.DataFrame | pl.LazyFrame,
@@ -63,14 +83,26 @@ class TabularModality(Modality[TabularConfig]):
         config: TabularConfig,
         run_dir: Path,
         /,
+        *,
+        evaluated: Evaluated = NOT_EVALUATED,
     ) -> Resampled:
+        sampler, params = config.rebalance.sampler, config.rebalance.params
+        if sampler == AUTO:
+            # The evaluate step picked a candidate; it runs with its default parameters.
+            picked = evaluated.picked or CLASS_WEIGHTS
+            sampler = samplers.NO_SAMPLER if picked == CLASS_WEIGHTS else picked
+            params = {}
+        resampled = self._resample(train, columns, config, run_dir, sampler, params)
+        return dataclasses.replace(resampled, requested=config.rebalance.sampler)
+
+    def _resample(self, train, columns, config, run_dir, sampler, params) -> Resampled:
         if isinstance(train, pl.LazyFrame):
-            if streams(config.rebalance.sampler, config.rebalance.params):
+            if streams(sampler, params):
                 return resample_streaming(
                     train,
                     columns=columns,
-                    sampler=config.rebalance.sampler,
-                    params=config.rebalance.params,
+                    sampler=sampler,
+                    params=params,
                     seed=config.random_state,
                     output=run_dir / "train.parquet",
                 )
@@ -80,8 +112,8 @@ class TabularModality(Modality[TabularConfig]):
         resampled = rebalance_table(
             train,
             columns=columns,
-            sampler=config.rebalance.sampler,
-            params=config.rebalance.params,
+            sampler=sampler,
+            params=params,
             seed=config.random_state,
         )
         write_parquet(resampled.frame, run_dir / "train.parquet")

@@ -15,7 +15,7 @@ import polars as pl
 from rebalance.config import TextConfig
 from tasks.core.classes import class_counts
 from tasks.core.columns import Columns
-from tasks.core.contract import Checked, Ingested, Modality, Resampled
+from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import write_parquet
 from tasks.run.class_weights import CLASS_WEIGHTS_FILE, class_weights_for_training
@@ -82,7 +82,14 @@ class TextModality(Modality[TextConfig]):
         return frame.select(normalised_text_expr(columns.features[0])).to_series().hash(seed=0)
 
     def rebalance(
-        self, train: pl.DataFrame, columns: Columns, config: TextConfig, run_dir: Path, /
+        self,
+        train: pl.DataFrame,
+        columns: Columns,
+        config: TextConfig,
+        run_dir: Path,
+        /,
+        *,
+        evaluated: Evaluated = NOT_EVALUATED,
     ) -> Resampled:
         resampled = rebalance_texts(train, columns=columns, config=config)
         write_parquet(resampled.frame, run_dir / "train.parquet")

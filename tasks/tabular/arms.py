@@ -1,0 +1,175 @@
+"""The evaluate step for tables: the training split as a matrix, and the arms to compare.
+
+`tasks.tabular.evaluation` compares arms on a matrix; this module builds them from the run's
+config the way the rebalance step builds its sampler (SMOTE runs as SMOTENC on categorical
+columns, k lowered for a small class), so the evidence is about the sampler that will run.
+Only the training split's original rows reach it: val and test are never read here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from rebalance.config import TabularConfig
+from rebalance.config.tabular import AUTO, CLASS_WEIGHTS
+from tasks.core.columns import Columns
+from tasks.core.contract import Evaluated
+from tasks.core.frames import row_count
+from tasks.tabular import evaluation, samplers
+from tasks.tabular.evaluation_report import EVALUATION_CHART, render_evaluation, render_chart
+from tasks.tabular.resample import feature_kinds, prepare_sampler, sampler_matrix
+
+ROW_NUMBER = "__evaluate_row"
+# The arm name of the `class_weights` candidate of `rebalance.sampler: auto`.
+ARM_OF_CANDIDATE = {CLASS_WEIGHTS: evaluation.CLASS_WEIGHTS}
+
+
+def evaluate_table(
+    train: pl.DataFrame | pl.LazyFrame, /, *, columns: Columns, config: TabularConfig, run_dir: Path
+) -> Evaluated:
+    """Cross-validate no resampling, class weights and the configured sampler (or every
+    candidate of `auto`) on the training rows; writes the chart into `run_dir`."""
+    options = config.evaluate
+    seed = config.random_state
+    rows_available = row_count(train)
+    frame = _stratified_rows(
+        train, label=columns.label, rows=options.max_rows, minimum=options.n_splits, seed=seed
+    )
+    numeric, categorical = feature_kinds(frame, columns)
+    x = sampler_matrix(frame, columns, numeric, categorical)
+    y = frame[columns.label].to_numpy()
+    positions = {name: index for index, name in enumerate(columns.features)}
+    sampler_names = _samplers_to_compare(config)
+    arms = [
+        evaluation.Arm(evaluation.BASELINE),
+        evaluation.Arm(evaluation.CLASS_WEIGHTS, class_weight="balanced"),
+        *(
+            evaluation.Arm(
+                name,
+                make_sampler=_fold_sampler(
+                    name,
+                    config.rebalance.params,
+                    columns=columns,
+                    numeric=numeric,
+                    categorical=categorical,
+                    seed=seed,
+                ),
+            )
+            for name in sampler_names
+        ),
+    ]
+    result = evaluation.evaluate_arms(
+        x,
+        y,
+        arms=arms,
+        numeric=[positions[name] for name in numeric],
+        categorical=[positions[name] for name in categorical],
+        models=options.models,
+        n_splits=options.n_splits,
+        n_repeats=options.n_repeats,
+        time_budget_seconds=options.time_budget_seconds,
+        max_rows=options.max_rows,
+        seed=seed,
+    )
+    picked = None
+    if config.rebalance.sampler == AUTO:
+        candidates = [ARM_OF_CANDIDATE.get(name, name) for name in config.rebalance.candidates]
+        choice = evaluation.pick(result, candidates=candidates, metric=options.metric)
+        entry = result.as_manifest(pick=choice)
+        picked = next(
+            (name for name, arm in ARM_OF_CANDIDATE.items() if arm == choice.winner),
+            choice.winner,
+        )
+    else:
+        entry = result.as_manifest()
+    if rows_available > frame.height:
+        # The rows were sampled here, before the matrix: say so from the whole split's count.
+        entry["rows"]["available"] = rows_available
+        entry["rows"]["subsampled"] = (
+            f"{rows_available:,} training rows are more than evaluate.max_rows "
+            f"({options.max_rows:,}): {frame.height:,} kept, stratified"
+            + (f"; then {entry['rows']['subsampled']}" if entry["rows"]["subsampled"] else "")
+        )
+    entry["published_arm"] = _published_arm(config, picked)
+    chart = None
+    if not entry["skipped"]:
+        render_chart(entry, run_dir / EVALUATION_CHART)
+        chart = EVALUATION_CHART
+    notes = []
+    if picked is not None:
+        notes.append(f"rebalance.sampler auto picked {picked}: {entry['pick']['reason']}")
+    return Evaluated(
+        entry=entry,
+        picked=picked,
+        notes=notes,
+        report_sections=(render_evaluation(entry, chart=chart),),
+    )
+
+
+def _samplers_to_compare(config: TabularConfig) -> list[str]:
+    if config.rebalance.sampler == AUTO:
+        return [name for name in config.rebalance.candidates if name != CLASS_WEIGHTS]
+    if config.rebalance.sampler == samplers.NO_SAMPLER:
+        return []
+    return [config.rebalance.sampler]
+
+
+def _published_arm(config: TabularConfig, picked: str | None) -> str:
+    """The arm whose training rows the run publishes."""
+    sampler = picked if picked is not None else config.rebalance.sampler
+    if sampler == samplers.NO_SAMPLER:
+        return evaluation.BASELINE
+    return ARM_OF_CANDIDATE.get(sampler, sampler)
+
+
+def _fold_sampler(
+    name: str,
+    params: dict[str, Any],
+    *,
+    columns: Columns,
+    numeric: list[str],
+    categorical: list[str],
+    seed: int,
+):
+    """A factory of the sampler for one fold's training labels (k lowered to what they allow)."""
+
+    def make(labels: np.ndarray) -> Any:
+        prepared = prepare_sampler(
+            name,
+            params,
+            columns=columns,
+            numeric=numeric,
+            categorical=categorical,
+            labels=labels,
+            seed=seed,
+        )
+        return prepared.for_matrix()
+
+    return make
+
+
+def _stratified_rows(
+    train: pl.DataFrame | pl.LazyFrame, /, *, label: str, rows: int, minimum: int, seed: int
+) -> pl.DataFrame:
+    """At most about `rows` training rows, each class keeping its share (and at least
+    `minimum` rows where it has them); read lazily, so a streamed split is never collected
+    whole."""
+    frame = train.lazy()
+    total = row_count(train)
+    if total <= rows:
+        return frame.collect(engine="streaming")
+    counts = frame.group_by(label).len().collect(engine="streaming")
+    keep = {
+        value: min(1.0, max(rows * count / total, minimum) / count)
+        for value, count in zip(counts[label].to_list(), counts["len"].to_list(), strict=True)
+    }
+    # A seeded hash of the row number, compared with each class's share: no sort, no shuffle
+    # of the whole split, the same rows on every rerun.
+    draw = pl.col(ROW_NUMBER).hash(seed).cast(pl.Float64) / 2.0**64
+    share = pl.col(label).replace_strict(keep, return_dtype=pl.Float64)
+    sampled = frame.with_row_index(ROW_NUMBER).filter(draw < share).drop(ROW_NUMBER)
+    return sampled.collect(engine="streaming")
