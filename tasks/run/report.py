@@ -19,6 +19,8 @@ BAR_WIDTH = 24
 TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
 # Manifest keys of the shared null check; the rest of `validation` is the modality's findings.
 SHARED_VALIDATION_KEYS = ("null_counts", "null_policy", "result", "data_docs")
+# The manifest's two class-weight sets, by key, with their headings in the report.
+WEIGHT_SETS = {"before_rebalancing": "Before rebalancing", "as_published": "As published"}
 
 
 def count_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -62,15 +64,30 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         sampler=rebalance["sampler"],
         params=rebalance["params"],
         notes=manifest["notes"],
-        weights=[
-            (name, balanced, weights["effective_number"]["weights"][name])
-            for name, balanced in weights["balanced"]["weights"].items()
+        weight_note=weights["note"],
+        weight_sets=[
+            (title, weights[key]["use_for"], weight_rows(weights, key))
+            for key, title in WEIGHT_SETS.items()
         ],
-        balanced_normalisation=weights["balanced"]["normalisation"],
-        effective_normalisation=weights["effective_number"]["normalisation"],
-        beta=weights["effective_number"]["beta"],
+        balanced_normalisation=weights["normalisation"]["balanced"],
+        effective_normalisation=weights["normalisation"]["effective_number"],
+        beta=weights["effective_number_beta"],
         sections=[section.rstrip() for section in manifest.get("report_sections", [])],
     )
+
+
+def weight_rows(weights: Mapping[str, Any], key: str, /) -> list[tuple[object, int, float, float]]:
+    """(class, rows, balanced, effective number) of one of the manifest's class-weight sets."""
+    chosen = weights[key]
+    return [
+        (
+            name,
+            count,
+            chosen["balanced"]["by_label"][str(name)],
+            chosen["effective_number"]["by_label"][str(name)],
+        )
+        for name, count in zip(weights["classes"], chosen["counts"], strict=True)
+    ]
 
 
 def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
