@@ -107,7 +107,7 @@ class RebalanceSection(Section):
 
 
 class ClassWeightsConfig(Section):
-    """Class weights computed from the training split before resampling."""
+    """Class weights of the training split before rebalancing and as published."""
 
     beta: float = Field(
         0.999, ge=0, lt=1, description="Beta of the effective-number weights (Cui et al. 2019)."
