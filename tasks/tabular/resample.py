@@ -70,8 +70,8 @@ def rebalance_table(
         name = "SMOTEN" if not numeric else "SMOTENC"
         notes.append(f"SMOTE ran as {name} because of categorical columns {categorical}")
     if name == "SMOTENC":
-        # imblearn takes column positions for a numpy matrix; users name columns. Named
-        # ones are declared above, so every categorical column is one.
+        # imblearn takes column positions for a numpy matrix; users name columns. Names
+        # were declared above: pass every categorical column, string ones included.
         named = categorical if named is None or _are_names(named) else named
         params["categorical_features"] = _positions(named, columns.features)
     samplers.refuse_categorical(name, categorical)
