@@ -29,9 +29,13 @@ class TabularModality(Modality[TabularConfig]):
         preload_great_expectations()
 
     def check_config(self, config: TabularConfig, /) -> str | None:
-        return samplers.check_sampler_config(
+        name = samplers.check_sampler_config(
             config.rebalance.sampler, config.rebalance.params, seed=config.random_state
         )
+        if name is not None:
+            # Declared categorical columns are categorical whatever the data: refuse now.
+            samplers.refuse_categorical(name, config.declared_categorical)
+        return name
 
     def ingest(self, config: TabularConfig, /) -> Ingested:
         return ingest_table(config)
