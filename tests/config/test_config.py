@@ -285,3 +285,26 @@ def test_the_prefect_ui_form_refuses_what_the_config_refuses(config, field):
         validate({"config": {**good, **config}}, schema, raise_on_error=True)
     with pytest.raises(ConfigError):
         parse_config({**good, **config})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "greater than 0"),
+        ("-0.1", "greater than 0"),
+        ("1.5", "less than or equal to 1"),
+        (".nan", "less than or equal to 1"),
+    ],
+)
+def test_a_drop_limit_outside_0_to_1_is_refused_when_the_config_loads(tmp_path, value, expected):
+    with pytest.raises(ConfigError, match=rf"'validation\.max_drop_fraction': .*{expected}"):
+        load_config(_write(tmp_path, BASE), overrides=[f"validation.max_drop_fraction={value}"])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 0.2), ("1", 1.0), ("0.05", 0.05)])
+def test_the_drop_limit_defaults_to_a_fifth_and_takes_up_to_1(tmp_path, value, expected):
+    overrides = [] if value is None else [f"validation.max_drop_fraction={value}"]
+
+    config = load_config(_write(tmp_path, BASE), overrides=overrides)
+
+    assert config.validation.max_drop_fraction == expected
