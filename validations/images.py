@@ -38,7 +38,7 @@ SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 EXIF_ORIENTATION = 0x0112
 SHOWN_BAD_FILES = 20
 TEMPLATE = Path(__file__).with_name("templates") / "images.md.j2"
-_FIX = "fill in those paths and labels in the index"
+DROP_FIX = "fill in those paths and labels in the index"
 UNREADABLE = (
     "unreadable: permission denied; give the user running the pipeline read access "
     "(chmod a+r) or remove the file"
@@ -208,7 +208,7 @@ def validate_images(
     if with_nulls:
         kept = frame.drop_nulls(checked_columns)
         rows_dropped = frame.height - kept.height
-        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=_FIX)
+        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=DROP_FIX)
         check_drop_fraction(drop, max_fraction=max_drop_fraction)
         # Before decoding: files skipped later are the bad-file policy's doing, not the drop's.
         check_classes_left(

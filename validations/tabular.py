@@ -17,7 +17,7 @@ from validations.drops import NullDrop, check_classes_left, check_drop_fraction
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
 # What to do about the columns whose nulls a `drop` policy removes too many rows for.
-FIX = "fill those nulls, or leave the column out of `features`"
+DROP_FIX = "fill those nulls, or leave the column out of `features`"
 
 
 def validate_table(
@@ -52,7 +52,7 @@ def validate_table(
         rows_dropped = frame.height - kept.height
         if kept.is_empty():
             raise _nothing_left(frame.height, with_nulls)
-        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=FIX)
+        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=DROP_FIX)
         check_drop_fraction(drop, max_fraction=max_drop_fraction)
         check_classes_left(
             class_counts(kept[columns.label]),
@@ -135,7 +135,7 @@ def validate_table_batches(
         raise _nothing_left(read_rows, with_nulls)
     counts = _summed(label_counts, columns.label)
     if with_nulls:
-        drop = NullDrop(read_rows, read_rows - kept_rows, with_nulls, fix=FIX)
+        drop = NullDrop(read_rows, read_rows - kept_rows, with_nulls, fix=DROP_FIX)
         check_drop_fraction(drop, max_fraction=max_drop_fraction)
         check_classes_left(
             counts,
