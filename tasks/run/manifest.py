@@ -130,6 +130,8 @@ def build_manifest(
         "validation": {
             "null_counts": checked.null_counts,
             "null_policy": config.validation.null_policy,
+            "max_drop_fraction": config.validation.max_drop_fraction,
+            "rows_dropped_for_nulls": checked.rows_dropped_for_nulls,
             "result": "validation/result.json",
             "data_docs": "validation/data_docs/index.html",
             **checked.findings.as_manifest(),

@@ -46,6 +46,7 @@ class TabularModality(Modality[TabularConfig]):
                 ingested.frame,
                 columns=ingested.columns,
                 null_policy=config.validation.null_policy,
+                max_drop_fraction=config.validation.max_drop_fraction,
                 dataset=config.name,
                 output_dir=output_dir,
                 batch_rows=config.streaming.batch_rows,
@@ -56,6 +57,7 @@ class TabularModality(Modality[TabularConfig]):
             ingested.frame,
             columns=ingested.columns,
             null_policy=config.validation.null_policy,
+            max_drop_fraction=config.validation.max_drop_fraction,
             dataset=config.name,
             output_dir=output_dir,
         )

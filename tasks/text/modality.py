@@ -63,6 +63,7 @@ class TextModality(Modality[TextConfig]):
             ingested.frame,
             columns=ingested.columns,
             null_policy=config.validation.null_policy,
+            max_drop_fraction=config.validation.max_drop_fraction,
             bad_text_policy=config.validation.bad_text_policy,
             dataset=config.name,
             source=config.source,

@@ -383,3 +383,24 @@ def test_categorical_features_by_name_declare_the_columns_smotenc_does_not_need_
     assert by_params.declared_categorical == ["x", "body"]
     assert both.declared_categorical == ["body", "x"]
     assert by_position.declared_categorical == []
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "greater than 0"),
+        ("-0.1", "greater than 0"),
+        ("1.5", "less than or equal to 1"),
+        (".nan", "less than or equal to 1"),
+    ],
+)
+def test_a_drop_limit_outside_0_to_1_is_refused_when_the_config_loads(tmp_path, value, expected):
+    with pytest.raises(ConfigError, match=rf"'validation\.max_drop_fraction': .*{expected}"):
+        load_config(_write(tmp_path, BASE), overrides=[f"validation.max_drop_fraction={value}"])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 0.2), ("1", 1.0), ("0.05", 0.05)])
+def test_the_drop_limit_defaults_to_a_fifth_and_takes_up_to_1(tmp_path, value, expected):
+    overrides = [] if value is None else [f"validation.max_drop_fraction={value}"]
+
+    config = load_config(_write(tmp_path, BASE), overrides=overrides)
+
+    assert config.validation.max_drop_fraction == expected

@@ -111,6 +111,17 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
     assert "validation/data_docs/index.html" in manifest["files"]
 
 
+def test_the_manifest_and_report_count_the_row_dropped_for_its_null(loans_run):
+    _, _, run_dir = loans_run
+    validation = _manifest(run_dir)["validation"]
+    report = Path(run_dir, "report.md").read_text()
+
+    assert validation["null_counts"]["income"] == 1
+    assert (validation["rows_dropped_for_nulls"], validation["max_drop_fraction"]) == (1, 0.2)
+    assert "| income | 1 | 400 | 0.2% |" in report
+    assert "dropped 1 of the 400 rows read (0.2%, within" in report
+
+
 def test_the_run_publishes_a_balance_report_and_a_counts_table_artifact(loans_run):
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
