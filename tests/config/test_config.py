@@ -383,6 +383,8 @@ def test_categorical_features_by_name_declare_the_columns_smotenc_does_not_need_
     assert by_params.declared_categorical == ["x", "body"]
     assert both.declared_categorical == ["body", "x"]
     assert by_position.declared_categorical == []
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
