@@ -57,7 +57,6 @@ def rebalance_dataset(
         # From here on the split holds every row: drop the frames as read and as checked,
         # each a whole input's worth of memory at the rebalance step's peak.
         ingested, checked = ingested.without_frame(), checked.without_frame()
-        weights = steps.weights_before_rebalancing(splits, ingested.columns, config)
         with steps.timed(timings, "evaluate"):
             evaluated = with_policy(steps.evaluate, config)(
                 splits.train, ingested.columns, config, folder.temp
@@ -75,7 +74,6 @@ def rebalance_dataset(
             splits=splits,
             resampled=resampled,
             evaluated=evaluated,
-            weights=weights,
             timings=timings,
             fingerprint=rerun.fingerprint,
         )

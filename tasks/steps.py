@@ -22,14 +22,13 @@ from prefect.cache_policies import NO_CACHE
 from rebalance.config import CommonConfig
 from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks.core.artifacts import artifact_key, inline_images
-from tasks.core.classes import label_counts
 from tasks.core.columns import Columns
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
 from tasks.core.frames import SCRATCH_FILES, count_synthetic, row_count
 from tasks.core.retry import step
 from tasks.registry import modality_for
 from tasks.run import ready, training
-from tasks.run.class_weights import class_weights
+from tasks.run.class_weights import write_class_weights
 from tasks.run.folder import (
     RunFolder,
     discard_run_folder,
@@ -69,14 +68,6 @@ def discard_run(folder: RunFolder) -> None:
     discard_run_folder(folder)
 
 
-def weights_before_rebalancing(
-    splits: SplitResult, columns: Columns, config: CommonConfig
-) -> dict[str, Any]:
-    """Class weights from the training split as split, for the manifest."""
-    counts = label_counts(splits.train, columns.label)
-    return class_weights(counts, beta=config.class_weights.beta)
-
-
 def manifest_of(
     config: CommonConfig,
     *,
@@ -86,8 +77,8 @@ def manifest_of(
     **facts: Any,
 ) -> dict[str, Any]:
     """The run's manifest (`build_manifest` with `facts`: started_at, ingested, checked, splits,
-    weights, evaluated, timings); a run that fell back to an offline method gets no
-    fingerprint, so the next run tries the real method again."""
+    evaluated, timings); a run that fell back to an offline method gets no fingerprint, so
+    the next run tries the real method again."""
     return build_manifest(
         config=config,
         run_id=folder.run_id,
@@ -236,7 +227,9 @@ def rebalance(
 
 @step("report")
 def report(manifest: dict[str, Any], run_dir: Path) -> Path:
-    """Write the chart, report.md and manifest.json, and publish the Prefect artifacts."""
+    """Write class_weights.json, the chart, report.md and manifest.json (last: it lists the
+    others' sha256), and publish the Prefect artifacts."""
+    write_class_weights(manifest["class_weights"], run_dir)
     render_chart(manifest, run_dir / CHART_FILE)
     (run_dir / "report.md").write_text(render_markdown(manifest), encoding="utf-8")
     path = write_manifest(manifest, run_dir)

@@ -26,6 +26,7 @@ from rebalance.errors import DataError, ValidationFailed
 from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.contract import Checked
 from tasks.core.markdown import render
+from validations.drops import NullDrop, check_classes_left, check_drop_fraction
 from validations.null_check import check_nulls
 
 # Pixel formats the augmentation reads (see tasks.image_augment.load_pixels).
@@ -37,6 +38,7 @@ SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 EXIF_ORIENTATION = 0x0112
 SHOWN_BAD_FILES = 20
 TEMPLATE = Path(__file__).with_name("templates") / "images.md.j2"
+DROP_FIX = "fill in those paths and labels in the index"
 UNREADABLE = (
     "unreadable: permission denied; give the user running the pipeline read access "
     "(chmod a+r) or remove the file"
@@ -177,17 +179,20 @@ def validate_images(
     max_pixels: int,
     dataset: str,
     output_dir: Path,
+    max_drop_fraction: float = 1.0,
 ) -> Checked[ImageFindings]:
     """Null check of the index, decode every file, apply the bad-file policy, count duplicates.
 
     `path_column` holds each file's path under `root`, `hash_column` its sha256. Returns the
     index with `width`, `height` (upright, after EXIF orientation), `mode`,
-    `format` and `orientation` columns added.
+    `format` and `orientation` columns added. Under `null_policy: drop` index rows with a
+    null path or label are removed, up to `max_drop_fraction` of them (1.0: no limit).
 
     Raises:
-        ValidationFailed: nulls under `null_policy: fail`, or bad files under `bad_files: fail`,
-            naming them.
-        DataError: a single class, or a class too small to split.
+        ValidationFailed: nulls under `null_policy: fail`, a drop of more than
+            `max_drop_fraction` of the index, or bad files under `bad_files: fail`, naming them.
+        DataError: a single class, or a class too small to split (naming the drop when it
+            caused that).
     """
     checked_columns = [path_column, label]
     result = check_nulls(frame, columns=checked_columns, dataset=dataset, output_dir=output_dir)
@@ -203,6 +208,15 @@ def validate_images(
     if with_nulls:
         kept = frame.drop_nulls(checked_columns)
         rows_dropped = frame.height - kept.height
+        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=DROP_FIX)
+        check_drop_fraction(drop, max_fraction=max_drop_fraction)
+        # Before decoding: files skipped later are the bad-file policy's doing, not the drop's.
+        check_classes_left(
+            class_counts(kept[label]),
+            read_counts=class_counts(frame[label]),
+            label=label,
+            drop=drop,
+        )
         frame = kept
 
     paths = frame[path_column].to_list()
@@ -245,6 +259,7 @@ def validate_images(
         rows_dropped=rows_dropped,
         null_counts=result.null_counts,
         class_counts=counts,
+        rows_dropped_for_nulls=rows_dropped,
         findings=findings,
         report_sections=(render(TEMPLATE, findings=findings),),
     )

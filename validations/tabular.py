@@ -13,7 +13,11 @@ from tasks.core.columns import Columns
 from tasks.core.contract import Checked
 from tasks.core.frames import batches, sink_parquet
 from tasks.core.tables import reading
+from validations.drops import NullDrop, check_classes_left, check_drop_fraction
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
+
+# What to do about the columns whose nulls a `drop` policy removes too many rows for.
+DROP_FIX = "fill those nulls, or leave the column out of `features`"
 
 
 def validate_table(
@@ -24,16 +28,19 @@ def validate_table(
     null_policy: str,
     dataset: str,
     output_dir: Path,
+    max_drop_fraction: float = 1.0,
 ) -> Checked:
     """Null check (Great Expectations), finite numbers, and enough rows per class.
 
     Under `null_policy="drop"` rows with a null (or a float NaN, which Great Expectations
-    counts as null too) in a used column are removed and counted.
+    counts as null too) in a used column are removed and counted, up to `max_drop_fraction`
+    of the rows (1.0: no limit; the config's default is 0.2).
 
     Raises:
-        ValidationFailed: nulls under `null_policy="fail"`, naming each column and count.
+        ValidationFailed: nulls under `null_policy="fail"`, naming each column and count, or
+            a drop of more than `max_drop_fraction` of the rows, naming the columns.
         DataError: infinite values, no row without nulls (under `drop`), a single class, or
-            a class too small to split.
+            a class too small to split (naming the drop when it caused that).
     """
     result = check_nulls(frame, columns=columns.kept, dataset=dataset, output_dir=output_dir)
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
@@ -45,6 +52,14 @@ def validate_table(
         rows_dropped = frame.height - kept.height
         if kept.is_empty():
             raise _nothing_left(frame.height, with_nulls)
+        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=DROP_FIX)
+        check_drop_fraction(drop, max_fraction=max_drop_fraction)
+        check_classes_left(
+            class_counts(kept[columns.label]),
+            read_counts=class_counts(frame[columns.label]),
+            label=columns.label,
+            drop=drop,
+        )
         frame = kept
     for name, infinite in _infinite_counts(frame, columns).items():
         raise _infinite_values(name, infinite)
@@ -55,6 +70,7 @@ def validate_table(
         rows_dropped=rows_dropped,
         null_counts=result.null_counts,
         class_counts=counts,
+        rows_dropped_for_nulls=rows_dropped,
     )
 
 
@@ -69,6 +85,7 @@ def validate_table_batches(
     batch_rows: int,
     source: Path,
     scratch: Path,
+    max_drop_fraction: float = 1.0,
 ) -> Checked:
     """`validate_table` for a table read `batch_rows` rows at a time (streaming).
 
@@ -77,7 +94,8 @@ def validate_table_batches(
     consumer such as Great Expectations, and from a CSV it read the whole file ahead,
     while a parquet scan keeps a bounded buffer. Great Expectations checks each batch; the
     class counts, infinite values and the rows a `drop` policy removes are counted batch
-    by batch. The returned frame scans `scratch` (with the `drop` filter applied).
+    by batch, so the `drop` limit is judged once every batch is read, before the split
+    writes anything. The returned frame scans `scratch` (with the `drop` filter applied).
 
     Raises:
         ValidationFailed, DataError: as `validate_table`.
@@ -90,6 +108,8 @@ def validate_table_batches(
     kept_rows = read_rows = 0
     infinite: dict[str, int] = {}
     label_counts: list[pl.DataFrame] = []
+    # The classes as read, before the drop: to say when the drop emptied one.
+    read_label_counts: list[pl.DataFrame] = []
 
     def counted_batches() -> Iterator[pl.DataFrame]:
         nonlocal kept_rows, read_rows
@@ -100,6 +120,8 @@ def validate_table_batches(
             for name, count in _infinite_counts(kept, columns).items():
                 infinite[name] = infinite.get(name, 0) + count
             label_counts.append(kept[columns.label].value_counts(sort=False))
+            if null_policy == "drop":
+                read_label_counts.append(batch[columns.label].value_counts(sort=False))
             yield batch
 
     with reading(source):
@@ -111,23 +133,32 @@ def validate_table_batches(
         raise _nulls_found(with_nulls, result)
     if with_nulls and kept_rows == 0:
         raise _nothing_left(read_rows, with_nulls)
+    counts = _summed(label_counts, columns.label)
+    if with_nulls:
+        drop = NullDrop(read_rows, read_rows - kept_rows, with_nulls, fix=DROP_FIX)
+        check_drop_fraction(drop, max_fraction=max_drop_fraction)
+        check_classes_left(
+            counts,
+            read_counts=_summed(read_label_counts, columns.label),
+            label=columns.label,
+            drop=drop,
+        )
     for name, count in infinite.items():
         raise _infinite_values(name, count)
-    # The batches' counts summed, in class_counts' order (polars' sort of the label).
-    summed = (
-        pl.concat(label_counts)
-        .group_by(columns.label)
-        .agg(pl.col("count").sum())
-        .sort(columns.label)
-    )
-    counts = dict(zip(summed[columns.label].to_list(), summed["count"].to_list(), strict=True))
     check_class_sizes(counts, label=columns.label)
     return Checked(
         frame=frame.filter(missing) if with_nulls else frame,
         rows_dropped=read_rows - kept_rows,
         null_counts=result.null_counts,
         class_counts=counts,
+        rows_dropped_for_nulls=read_rows - kept_rows,
     )
+
+
+def _summed(label_counts: list[pl.DataFrame], label: str) -> dict[object, int]:
+    """The batches' counts summed, in class_counts' order (polars' sort of the label)."""
+    summed = pl.concat(label_counts).group_by(label).agg(pl.col("count").sum()).sort(label)
+    return dict(zip(summed[label].to_list(), summed["count"].to_list(), strict=True))
 
 
 def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> ValidationFailed:

@@ -17,6 +17,7 @@ from rebalance.errors import DataError, ValidationFailed
 from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.columns import Columns
 from tasks.core.contract import Checked
+from validations.drops import NullDrop, check_classes_left, check_drop_fraction
 from validations.null_check import check_nulls
 
 # The private column in which reading marks, by row, why a text cannot be used as read
@@ -65,13 +66,19 @@ def validate_texts(
     dataset: str,
     source: Path,
     output_dir: Path,
+    max_drop_fraction: float = 1.0,
 ) -> Checked[TextFindings]:
     """Null check, then empty/whitespace-only, non-string and undecodable texts, by row.
 
+    Under `null_policy="drop"` rows with a null are removed, up to `max_drop_fraction` of
+    the rows read (1.0: no limit); bad texts dropped under `bad_text_policy` do not count.
+
     Raises:
-        ValidationFailed: nulls under `null_policy="fail"`, or bad texts under
-            `bad_text_policy="fail"`, naming the rows (first few) and the count.
-        DataError: a single class, or a class too small to split.
+        ValidationFailed: nulls under `null_policy="fail"`, a drop of more than
+            `max_drop_fraction` of the rows, or bad texts under `bad_text_policy="fail"`,
+            naming the columns or the rows (first few) and the count.
+        DataError: a single class, or a class too small to split (naming the drop when it
+            caused that).
     """
     (text,) = columns.features
     _check_unique_ids(frame, columns.id_column, source)
@@ -86,7 +93,17 @@ def validate_texts(
     rows_dropped = 0
     if with_nulls:
         kept = frame.drop_nulls(list(with_nulls))
-        rows_dropped, frame = frame.height - kept.height, kept
+        rows_dropped = frame.height - kept.height
+        drop = NullDrop(frame.height, rows_dropped, with_nulls, fix=f"fill those nulls in {source}")
+        check_drop_fraction(drop, max_fraction=max_drop_fraction)
+        # Before the bad texts go: what they empty is their policy's doing, not the drop's.
+        check_classes_left(
+            class_counts(kept[columns.label]),
+            read_counts=class_counts(frame[columns.label]),
+            label=columns.label,
+            drop=drop,
+        )
+        frame = kept
 
     problem = (
         pl.when(pl.col(PROBLEM).is_not_null())
@@ -117,6 +134,7 @@ def validate_texts(
         rows_dropped=rows_dropped + bad.height,
         null_counts=result.null_counts,
         class_counts=counts,
+        rows_dropped_for_nulls=rows_dropped,
         findings=TextFindings(
             bad_texts_dropped={str(reason): int(count) for reason, count in bad_counts.items()},
             bad_text_policy=bad_text_policy,

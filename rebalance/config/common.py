@@ -53,6 +53,15 @@ class ValidationConfig(Section):
         description="`fail` stops the run and names each column with nulls; `drop` removes rows "
         "with a null (or NaN) in a used column and counts them in the report.",
     )
+    max_drop_fraction: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="Under `null_policy: drop`, the largest share of the rows read that may "
+        "be dropped: a run that would drop more stops before the split, naming the columns "
+        "whose nulls cause it (exactly this share passes). Fill those nulls or leave the "
+        "columns out, or raise it (up to 1, no limit) when losing those rows is intended.",
+    )
 
 
 class SplitConfig(Section):
@@ -107,7 +116,7 @@ class RebalanceSection(Section):
 
 
 class ClassWeightsConfig(Section):
-    """Class weights computed from the training split before resampling."""
+    """Class weights of the training split before rebalancing and as published."""
 
     beta: float = Field(
         0.999, ge=0, lt=1, description="Beta of the effective-number weights (Cui et al. 2019)."

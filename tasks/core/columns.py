@@ -17,6 +17,9 @@ class Columns:
     features: tuple[str, ...]
     id_column: str | None = None
     group_column: str | None = None
+    # Features declared categorical whatever their dtype (`categorical_columns`: integer codes
+    # such as a 0/1 sex or suits 1-4), so no step interpolates them; set at ingest.
+    categorical: tuple[str, ...] = ()
 
     @property
     def kept(self) -> list[str]:

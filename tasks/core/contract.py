@@ -73,6 +73,9 @@ class Checked(Generic[FactsT]):
     rows_dropped: int
     null_counts: dict[str, int]
     class_counts: dict[object, int]
+    # Of `rows_dropped`, those a `drop` null policy removed (the rest: a modality's own
+    # policies, such as bad texts).
+    rows_dropped_for_nulls: int = 0
     findings: FactsT = NO_FACTS  # type: ignore[assignment]
     # Markdown sections for the report (the image checks, ...).
     report_sections: tuple[str, ...] = ()

@@ -4,7 +4,7 @@ selected from them. Tables, text files and image path tables are all read here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -155,22 +155,28 @@ def select_columns(
     id_column: str | None,
     group_column: str | None,
     source: Path,
+    ignored: Sequence[str] = (),
+    categorical: Sequence[str] = (),
 ) -> tuple[pl.DataFrame | pl.LazyFrame, Columns]:
     """Keep the run's columns and strip surrounding whitespace from string labels.
 
     Label values keep their type and spelling otherwise: `" positive"` becomes `"positive"`,
     `1` stays the integer 1. A LazyFrame stays lazy (a float label column is read once to
-    check it).
+    check it). `ignored` columns are left out (of "all other columns" when `features` is
+    None); `categorical` features are declared categorical in the returned Columns.
 
     Raises:
-        DataError: a named column is missing, or the label column holds fractional floats.
+        DataError: a named column is missing, the label column holds fractional floats, or
+            a `categorical` column is not a feature column.
     """
     schema = frame.collect_schema()
     names = schema.names()
-    for role, name in (("label", label), ("id_column", id_column), ("group_column", group_column)):
+    named = [("label", label), ("id_column", id_column), ("group_column", group_column)]
+    named += [("ignored_columns", name) for name in ignored]
+    for role, name in named:
         if name is not None and name not in names:
             raise missing_column(name, role, names, source)
-    special = {label, id_column, group_column} - {None}
+    special = {label, id_column, group_column, *ignored} - {None}
     if features is None:
         chosen = [name for name in names if name not in special]
     else:
@@ -178,8 +184,15 @@ def select_columns(
             if name not in names:
                 raise missing_column(name, "features", names, source)
         chosen = [name for name in features if name not in special]
+    for name in categorical:
+        if name not in chosen:
+            raise not_a_feature(name, "categorical_columns", chosen)
     columns = Columns(
-        label=label, features=tuple(chosen), id_column=id_column, group_column=group_column
+        label=label,
+        features=tuple(chosen),
+        id_column=id_column,
+        group_column=group_column,
+        categorical=tuple(dict.fromkeys(categorical)),
     )
     frame = frame.select(columns.kept)
     dtype = schema[label]
@@ -204,12 +217,26 @@ def _check_whole_numbers(frame: pl.DataFrame | pl.LazyFrame, label: str, source:
 
 def missing_column(name: str, key: str, names: list[str], source: Path) -> DataError:
     """The error for a column the config names (under `key`) that the source does not have."""
-    available = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+    available = _listed(names)
+    role = key.removesuffix("_columns").removesuffix("_column")
     msg = (
-        f"{key.removesuffix('_column')} column '{name}' is not in {source}; its columns are: "
+        f"{role} column '{name}' is not in {source}; its columns are: "
         f"{available}. Fix `{key}` in the config"
     )
     return DataError(msg)
+
+
+def not_a_feature(name: str, key: str, features: Sequence[str]) -> DataError:
+    """The error for a column `key` names that is in the source but not a feature column."""
+    msg = (
+        f"`{key}` names '{name}', which is not a feature column (they are: "
+        f"{_listed(features) or 'none'}); remove it from `{key}`, or make it a feature"
+    )
+    return DataError(msg)
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
 
 
 def source_columns(path: Path, /, *, separator: str | None = None) -> list[str] | None:

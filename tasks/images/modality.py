@@ -68,6 +68,7 @@ class ImageModality(Modality[ImageConfig]):
             path_column=PATH,
             hash_column=SHA256,
             null_policy=config.validation.null_policy,
+            max_drop_fraction=config.validation.max_drop_fraction,
             bad_files=config.validation.bad_files,
             max_pixels=config.validation.max_pixels,
             dataset=config.name,

@@ -16,6 +16,7 @@ from tasks.core.classes import counts_by_name, label_counts
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import count_synthetic, row_count
+from tasks.run.class_weights import class_weights
 from tasks.run.split import SplitResult
 
 MANIFEST_FILE = "manifest.json"
@@ -90,7 +91,6 @@ def build_manifest(
     checked: Checked[Any],
     splits: SplitResult,
     resampled: Resampled[Any],
-    weights: dict[str, Any],
     timings: dict[str, float],
     flow_run_id: str | None,
     fingerprint: str | None = None,
@@ -102,6 +102,8 @@ def build_manifest(
     synthetic = count_synthetic(resampled.frame)
     rows_after = row_count(resampled.frame)
     label = ingested.columns.label
+    before = {name: label_counts(frame, label) for name, frame in frames.items()}
+    published = label_counts(resampled.frame, label)
     return {
         "report_sections": [
             *checked.report_sections,
@@ -133,6 +135,8 @@ def build_manifest(
         "validation": {
             "null_counts": checked.null_counts,
             "null_policy": config.validation.null_policy,
+            "max_drop_fraction": config.validation.max_drop_fraction,
+            "rows_dropped_for_nulls": checked.rows_dropped_for_nulls,
             "result": "validation/result.json",
             "data_docs": "validation/data_docs/index.html",
             **checked.findings.as_manifest(),
@@ -144,10 +148,8 @@ def build_manifest(
             "groups_kept_together": splits.groups,
         },
         "counts": {
-            "before": {
-                name: counts_by_name(label_counts(frame, label)) for name, frame in frames.items()
-            },
-            "after": {"train": counts_by_name(label_counts(resampled.frame, label))},
+            "before": {name: counts_by_name(counts) for name, counts in before.items()},
+            "after": {"train": counts_by_name(published)},
         },
         "rebalance": {
             "requested": resampled.requested,
@@ -157,7 +159,9 @@ def build_manifest(
             **resampled.facts.as_manifest(),
         },
         "evaluation": evaluated.entry,
-        "class_weights": weights,
+        "class_weights": class_weights(
+            before["train"], published, beta=config.class_weights.beta, label=label
+        ),
         "notes": [*evaluated.notes, *resampled.notes],
         "versions": library_versions(),
         "timings_seconds": {name: round(value, 3) for name, value in timings.items()},

@@ -18,7 +18,16 @@ CHART_FILE = "balance.png"
 BAR_WIDTH = 24
 TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
 # Manifest keys of the shared null check; the rest of `validation` is the modality's findings.
-SHARED_VALIDATION_KEYS = ("null_counts", "null_policy", "result", "data_docs")
+SHARED_VALIDATION_KEYS = (
+    "null_counts",
+    "null_policy",
+    "max_drop_fraction",
+    "rows_dropped_for_nulls",
+    "result",
+    "data_docs",
+)
+# The manifest's two class-weight sets, by key, with their headings in the report.
+WEIGHT_SETS = {"before_rebalancing": "Before rebalancing", "as_published": "As published"}
 
 
 def count_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -38,6 +47,30 @@ def count_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def null_rows(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The null check by column: each column with nulls (most first) with its count and its
+    share of the rows read, how many columns were checked, and the rows the policy dropped."""
+    validation = manifest["validation"]
+    read = manifest["rows"]["read"]
+    with_nulls = sorted(
+        ((name, count) for name, count in validation["null_counts"].items() if count),
+        key=lambda item: -item[1],
+    )
+    dropped = validation["rows_dropped_for_nulls"]
+    return {
+        "columns": [
+            {"name": name, "nulls": count, "share": count / read if read else 0.0}
+            for name, count in with_nulls
+        ],
+        "checked": len(validation["null_counts"]),
+        "rows_read": read,
+        "policy": validation["null_policy"],
+        "dropped": dropped,
+        "dropped_share": dropped / read if read else 0.0,
+        "max_drop_fraction": validation["max_drop_fraction"],
+    }
+
+
 def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART_FILE) -> str:
     """The report: counts, imbalance ratios, sampler, class weights, notes and the modality's
     sections; `chart` is the image's link (a file name, or a data URI for Prefect)."""
@@ -53,6 +86,7 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         rows_read=manifest["rows"]["read"],
         rows_dropped=manifest["rows"]["dropped"],
         findings=[(k, v) for k, v in validation.items() if k not in SHARED_VALIDATION_KEYS],
+        nulls=null_rows(manifest),
         rows=rows,
         ratio_before=imbalance_ratio(manifest["counts"]["before"]["train"]),
         ratio_after=imbalance_ratio(manifest["counts"]["after"]["train"]),
@@ -62,15 +96,30 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         sampler=rebalance["sampler"],
         params=rebalance["params"],
         notes=manifest["notes"],
-        weights=[
-            (name, balanced, weights["effective_number"]["weights"][name])
-            for name, balanced in weights["balanced"]["weights"].items()
+        weight_note=weights["note"],
+        weight_sets=[
+            (title, weights[key]["use_for"], weight_rows(weights, key))
+            for key, title in WEIGHT_SETS.items()
         ],
-        balanced_normalisation=weights["balanced"]["normalisation"],
-        effective_normalisation=weights["effective_number"]["normalisation"],
-        beta=weights["effective_number"]["beta"],
+        balanced_normalisation=weights["normalisation"]["balanced"],
+        effective_normalisation=weights["normalisation"]["effective_number"],
+        beta=weights["effective_number_beta"],
         sections=[section.rstrip() for section in manifest.get("report_sections", [])],
     )
+
+
+def weight_rows(weights: Mapping[str, Any], key: str, /) -> list[tuple[object, int, float, float]]:
+    """(class, rows, balanced, effective number) of one of the manifest's class-weight sets."""
+    chosen = weights[key]
+    return [
+        (
+            name,
+            count,
+            chosen["balanced"]["by_label"][str(name)],
+            chosen["effective_number"]["by_label"][str(name)],
+        )
+        for name, count in zip(weights["classes"], chosen["counts"], strict=True)
+    ]
 
 
 def bar_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

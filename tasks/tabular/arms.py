@@ -20,7 +20,7 @@ from tasks.core.columns import Columns
 from tasks.core.contract import Evaluated
 from tasks.core.frames import row_count
 from tasks.tabular import evaluation, samplers
-from tasks.tabular.evaluation_report import EVALUATION_CHART, render_evaluation, render_chart
+from tasks.tabular.evaluation_report import EVALUATION_CHART, render_chart, render_evaluation
 from tasks.tabular.resample import feature_kinds, prepare_sampler, sampler_matrix
 
 ROW_NUMBER = "__evaluate_row"

@@ -38,6 +38,8 @@ def ingest_table(config: TabularConfig, /) -> Ingested:
             id_column=config.id_column,
             group_column=config.split.group_column,
             source=config.source,
+            ignored=config.ignored_columns,
+            categorical=config.declared_categorical,
         )
         check_numbers_stored_as_text(frame, columns, config.source)
     return Ingested(
@@ -54,13 +56,18 @@ def check_numbers_stored_as_text(
     """Refuse a feature column of numbers that a few stray values turned into text.
 
     Such a column would otherwise be treated as categorical, with every number a category.
-    One query over the text columns (streamed for a LazyFrame).
+    Columns declared categorical (`categorical_columns`) are taken at their word. One query
+    over the text columns (streamed for a LazyFrame).
 
     Raises:
         DataError: naming the column, the first stray value and its row.
     """
     schema = frame.collect_schema()
-    text = [name for name in columns.features if schema[name] == pl.String]
+    text = [
+        name
+        for name in columns.features
+        if schema[name] == pl.String and name not in columns.categorical
+    ]
     if not text:
         return
     figures = []

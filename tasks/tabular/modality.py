@@ -37,9 +37,13 @@ class TabularModality(Modality[TabularConfig]):
                 if name != CLASS_WEIGHTS:
                     samplers.check_sampler_config(name, {}, seed=config.random_state)
             return f"{AUTO} (one of {', '.join(config.rebalance.candidates)})"
-        return samplers.check_sampler_config(
+        name = samplers.check_sampler_config(
             config.rebalance.sampler, config.rebalance.params, seed=config.random_state
         )
+        if name is not None:
+            # Declared categorical columns are categorical whatever the data: refuse now.
+            samplers.refuse_categorical(name, config.declared_categorical)
+        return name
 
     def ingest(self, config: TabularConfig, /) -> Ingested:
         return ingest_table(config)
@@ -50,6 +54,7 @@ class TabularModality(Modality[TabularConfig]):
                 ingested.frame,
                 columns=ingested.columns,
                 null_policy=config.validation.null_policy,
+                max_drop_fraction=config.validation.max_drop_fraction,
                 dataset=config.name,
                 output_dir=output_dir,
                 batch_rows=config.streaming.batch_rows,
@@ -60,6 +65,7 @@ class TabularModality(Modality[TabularConfig]):
             ingested.frame,
             columns=ingested.columns,
             null_policy=config.validation.null_policy,
+            max_drop_fraction=config.validation.max_drop_fraction,
             dataset=config.name,
             output_dir=output_dir,
         )

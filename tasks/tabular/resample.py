@@ -7,6 +7,7 @@ dtypes and id; only synthetic rows are rebuilt from numpy, cast to the original 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -16,32 +17,8 @@ from rebalance.errors import SamplerError
 from tasks.core.columns import SYNTHETIC, Columns
 from tasks.core.contract import Resampled
 from tasks.tabular import samplers
+from tasks.tabular.kinds import categorical_features, feature_kinds, kind_notes
 from tasks.tabular.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_large
-
-
-def feature_kinds(
-    frame: pl.DataFrame | pl.LazyFrame, columns: Columns
-) -> tuple[list[str], list[str]]:
-    """Split feature columns into numeric and categorical (string, categorical, boolean).
-
-    Raises:
-        SamplerError: a feature column has a type samplers cannot use (dates, lists, ...).
-    """
-    numeric, categorical = [], []
-    schema = frame.collect_schema()
-    for name in columns.features:
-        dtype = schema[name]
-        if dtype.is_numeric():
-            numeric.append(name)
-        elif dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum):
-            categorical.append(name)
-        else:
-            msg = (
-                f"feature column '{name}' has type {dtype}, which samplers cannot use; "
-                "leave it out of `features` or convert it to a number or a string"
-            )
-            raise SamplerError(msg)
-    return numeric, categorical
 
 
 def rebalance_table(
@@ -55,16 +32,32 @@ def rebalance_table(
 ) -> Resampled:
     """Resample the training split; returns it with an `is_synthetic` column.
 
-    SMOTE on data with categorical feature columns runs SMOTENC (mixed) or SMOTEN (all
-    categorical). Distance-based under-samplers see categorical columns one-hot encoded.
-    k of within-class k-NN samplers is lowered to what the smallest class allows.
+    Categorical columns are those of a categorical dtype and those declared in
+    `columns.categorical` (or named in `params["categorical_features"]`), integer codes
+    included (see `tasks.tabular.kinds`). SMOTE on data with categorical feature columns runs
+    SMOTENC (mixed) or SMOTEN (all categorical). Distance-based under-samplers see
+    categorical columns one-hot encoded. k of within-class k-NN samplers is lowered to what
+    the smallest class allows. A sampler that interpolates gets a note for each numeric
+    column that looks like category codes or a row id.
 
     Raises:
         SamplerError: the sampler cannot run on this data; the message says what to use.
     """
+    named = params.get("categorical_features")
+    if _are_names(named):
+        # Names declare columns, as `categorical_columns` does (the config folds them in).
+        _positions(named, columns.features)  # one line for a name that is not a feature
+        declared = tuple(dict.fromkeys([*columns.categorical, *named]))
+        columns = dataclasses.replace(columns, categorical=declared)
     if sampler.lower() == samplers.NO_SAMPLER:
         frame = train.with_columns(pl.lit(False).alias(SYNTHETIC))
-        return Resampled(frame=frame, requested=sampler, sampler=None, params={})
+        return Resampled(
+            frame=frame,
+            requested=sampler,
+            sampler=None,
+            params={},
+            categorical=categorical_features(train, columns),
+        )
     if not columns.features:
         msg = f"sampler {sampler} needs at least one feature column; check `features`"
         raise SamplerError(msg)
@@ -77,16 +70,11 @@ def rebalance_table(
         name = "SMOTEN" if not numeric else "SMOTENC"
         notes.append(f"SMOTE ran as {name} because of categorical columns {categorical}")
     if name == "SMOTENC":
-        # imblearn takes column positions for a numpy matrix; users name columns.
-        named = params.get("categorical_features", categorical)
+        # imblearn takes column positions for a numpy matrix; users name columns. Names
+        # were declared above: pass every categorical column, string ones included.
+        named = categorical if named is None or _are_names(named) else named
         params["categorical_features"] = _positions(named, columns.features)
-    if categorical and name in samplers.NUMERIC_ONLY:
-        msg = (
-            f"sampler {name} needs numeric features, but {', '.join(categorical)} "
-            "are categorical; use SMOTE (it runs SMOTENC on them), RandomOverSampler, or "
-            "leave those columns out of `features`"
-        )
-        raise SamplerError(msg)
+    samplers.refuse_categorical(name, categorical)
     estimator = samplers.build_sampler(name, params, seed=seed)
     fallback = samplers.vectorised_fallback(name)
     if fallback:
@@ -106,6 +94,8 @@ def rebalance_table(
     note = _fit_neighbours(estimator, labels)
     if note:
         notes.append(note)
+    if samplers.interpolates(name, params):
+        notes += kind_notes(train, numeric, sampler=name)
     try:
         resampled_x, resampled_y = estimator.fit_resample(features, labels)
     except (ValueError, RuntimeError) as exc:
@@ -167,6 +157,15 @@ def _new_rows(estimator: Any, labels: np.ndarray) -> int:
     except ValueError:
         return 0  # fit_resample reports it, with imblearn's own message
     return sum(max(int(extra), 0) for extra in strategy.values())
+
+
+def _are_names(categorical_features: Any) -> bool:
+    """Whether SMOTENC's `categorical_features` names columns (not positions, a mask, "auto")."""
+    return (
+        isinstance(categorical_features, list | tuple)
+        and bool(categorical_features)
+        and all(isinstance(name, str) for name in categorical_features)
+    )
 
 
 def _positions(names: list[Any], features: tuple[str, ...]) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Mapping
 from typing import Any
 
 from rebalance.config.samplers import NO_SAMPLER, canonical_sampler
@@ -29,6 +30,14 @@ WITHIN_CLASS_NEIGHBOURS = {
 NUMERIC_ONLY = {
     "SMOTE", "ADASYN", "BorderlineSMOTE", "SVMSMOTE", "KMeansSMOTE", "ClusterCentroids",
     "SMOTEENN", "SMOTETomek",
+}  # fmt: skip
+# Samplers that make new numeric values between training rows (or around them, or as cluster
+# centroids): a numeric feature that is really a category code or a row id gets values no row
+# has. RandomOverSampler does too with `shrinkage`, and ClusterCentroids not with hard voting
+# (see `interpolates`). SMOTENC interpolates its numeric features only.
+INTERPOLATING = {
+    "SMOTE", "SMOTENC", "ADASYN", "BorderlineSMOTE", "SVMSMOTE", "KMeansSMOTE", "SMOTEENN",
+    "SMOTETomek", "ClusterCentroids",
 }  # fmt: skip
 # Samplers that work on any values, strings included (they copy or drop rows).
 ANY_VALUES = {"RandomOverSampler", "RandomUnderSampler", "SMOTEN", "SMOTENC"}
@@ -68,6 +77,30 @@ def sampler_name(sampler: Any, /) -> str:
         if cls.__module__.startswith("imblearn."):
             return cls.__name__
     return type(sampler).__name__
+
+
+def interpolates(name: str, params: Mapping[str, Any], /) -> bool:
+    """Whether sampler `name` (imblearn's class name) with `params` makes new numeric values."""
+    if name == "RandomOverSampler":
+        return params.get("shrinkage") is not None  # a smoothed bootstrap adds noise
+    if name == "ClusterCentroids" and params.get("voting") == "hard":
+        return False  # the nearest original row of each centroid, not the centroid
+    return name in INTERPOLATING
+
+
+def refuse_categorical(name: str, categorical: list[str], /) -> None:
+    """Refuse categorical feature columns for a sampler that needs numeric features.
+
+    Raises:
+        SamplerError: `name` is in `NUMERIC_ONLY` and `categorical` is not empty.
+    """
+    if categorical and name in NUMERIC_ONLY:
+        msg = (
+            f"sampler {name} needs numeric features, but {', '.join(categorical)} "
+            "are categorical; use SMOTE (it runs SMOTENC on them), RandomOverSampler, or "
+            "leave those columns out of `features`"
+        )
+        raise SamplerError(msg)
 
 
 def vectorised_fallback(name: str, /) -> str | None:

@@ -21,6 +21,7 @@ from tasks.core.columns import SYNTHETIC, Columns
 from tasks.core.contract import Resampled
 from tasks.core.frames import ROW, rows_at, sink_parquet
 from tasks.tabular import samplers
+from tasks.tabular.kinds import categorical_features
 from tasks.tabular.resample import is_plain
 
 # Samplers that only choose rows (imblearn draws them from the labels alone).
@@ -55,9 +56,18 @@ def resample_streaming(
         SamplerError: imblearn refuses the sampling strategy for these classes.
     """
     originals = train.with_columns(pl.lit(False).alias(SYNTHETIC))
+    # These samplers never read a feature value; the kinds are for the manifest and the
+    # training job (declared integer codes one-hot encoded there too).
+    categorical = categorical_features(train, columns)
     if sampler.lower() == samplers.NO_SAMPLER:
         sink_parquet(originals, output)
-        return Resampled(frame=pl.scan_parquet(output), requested=sampler, sampler=None, params={})
+        return Resampled(
+            frame=pl.scan_parquet(output),
+            requested=sampler,
+            sampler=None,
+            params={},
+            categorical=categorical,
+        )
     name = samplers.sampler_class(sampler).__name__
     estimator = samplers.build_sampler(name, dict(params), seed=seed)
     labels = train.select(columns.label).collect(engine="streaming")[columns.label].to_numpy()
@@ -78,7 +88,11 @@ def resample_streaming(
         key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
     }
     return Resampled(
-        frame=pl.scan_parquet(output), requested=sampler, sampler=name, params=effective
+        frame=pl.scan_parquet(output),
+        requested=sampler,
+        sampler=name,
+        params=effective,
+        categorical=categorical,
     )
 
 

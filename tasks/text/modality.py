@@ -1,24 +1,20 @@
 """The text modality: minority-class training texts are paraphrased by back-translation (or EDA).
 
-Val and test are written exactly as split; the training job gets class weights
-(`class_weights.json`) beside the rebalanced texts.
+Val and test are written exactly as split.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from rebalance.config import TextConfig
-from tasks.core.classes import class_counts
 from tasks.core.columns import Columns
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import write_parquet
-from tasks.run.class_weights import CLASS_WEIGHTS_FILE, class_weights_for_training
 from tasks.text.back_translation import directions, model_name
 from tasks.text.ingest import read_texts
 from tasks.text.rebalance import rebalance_texts
@@ -67,6 +63,7 @@ class TextModality(Modality[TextConfig]):
             ingested.frame,
             columns=ingested.columns,
             null_policy=config.validation.null_policy,
+            max_drop_fraction=config.validation.max_drop_fraction,
             bad_text_policy=config.validation.bad_text_policy,
             dataset=config.name,
             source=config.source,
@@ -93,12 +90,6 @@ class TextModality(Modality[TextConfig]):
     ) -> Resampled:
         resampled = rebalance_texts(train, columns=columns, config=config)
         write_parquet(resampled.frame, run_dir / "train.parquet")
-        weights = class_weights_for_training(
-            class_counts(train[columns.label]), beta=config.class_weights.beta, label=columns.label
-        )
-        (run_dir / CLASS_WEIGHTS_FILE).write_text(
-            json.dumps(weights, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
         return resampled
 
 

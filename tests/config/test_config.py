@@ -285,3 +285,124 @@ def test_the_prefect_ui_form_refuses_what_the_config_refuses(config, field):
         validate({"config": {**good, **config}}, schema, raise_on_error=True)
     with pytest.raises(ConfigError):
         parse_config({**good, **config})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (
+            {"categorical_columns": ["sex"]},
+            "categorical column 'sex' is not in .*; its columns are: id, x, body, y. "
+            "Fix `categorical_columns`",
+        ),
+        ({"ignored_columns": ["body", "z"]}, "ignored column 'z' is not in .* Fix `ignored_col"),
+        (
+            {"rebalance": {"sampler": "SMOTENC", "params": {"categorical_features": ["sex"]}}},
+            "categorical_features column 'sex' is not in .* Fix `rebalance.params.categorical_f",
+        ),
+    ],
+)
+def test_categorical_and_ignored_columns_the_source_lacks_are_refused(
+    tmp_path, suffix, keys, expected
+):
+    source = _table(tmp_path, suffix)
+
+    with pytest.raises(ConfigError, match=expected):
+        parse_config({"name": "d", "source": str(source), "label": "y", **keys})
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"ignored_columns": ["y"]}, "ignored_columns names 'y', which is the label: a run"),
+        (
+            {"id_column": "id", "ignored_columns": ["id"]},
+            "ignored_columns names 'id', which is `id_column`",
+        ),
+        (
+            {"split": {"group_column": "body"}, "ignored_columns": ["body"]},
+            "ignored_columns names 'body', which is `split.group_column`",
+        ),
+        (
+            {"features": ["x", "body"], "ignored_columns": ["body"]},
+            "'body' is in both `features` and `ignored_columns`",
+        ),
+        (
+            {"categorical_columns": ["y"]},
+            "categorical_columns names 'y', which is the label: it lists feature columns only",
+        ),
+        (
+            {"categorical_columns": ["body"], "ignored_columns": ["body"]},
+            "categorical_columns names 'body', which is in `ignored_columns`",
+        ),
+        (
+            {"features": ["x"], "categorical_columns": ["body"]},
+            "categorical_columns names 'body', which is not in `features`: it lists feature",
+        ),
+        (
+            {
+                "categorical_columns": ["x"],
+                "rebalance": {"sampler": "SMOTENC", "params": {"categorical_features": ["body"]}},
+            },
+            r"categorical_columns \['x'\] and rebalance.params.categorical_features \['body'\] "
+            "name different columns",
+        ),
+    ],
+)
+def test_categorical_and_ignored_columns_must_be_features(tmp_path, keys, expected):
+    source = _table(tmp_path, ".csv")
+
+    with pytest.raises(ConfigError, match=expected):
+        parse_config({"name": "d", "source": str(source), "label": "y", **keys})
+
+
+def test_categorical_features_by_name_declare_the_columns_smotenc_does_not_need_twice(tmp_path):
+    source = str(_table(tmp_path, ".csv"))
+    smotenc = {"sampler": "SMOTENC", "params": {"categorical_features": ["x", "body"]}}
+
+    by_params = parse_config({"name": "d", "source": source, "label": "y", "rebalance": smotenc})
+    both = parse_config(
+        {
+            "name": "d",
+            "source": source,
+            "label": "y",
+            "categorical_columns": ["body", "x"],
+            "rebalance": smotenc,
+        }
+    )
+    by_position = parse_config(
+        {
+            "name": "d",
+            "source": source,
+            "label": "y",
+            "rebalance": {"sampler": "SMOTENC", "params": {"categorical_features": [1]}},
+        }
+    )
+
+    assert by_params.declared_categorical == ["x", "body"]
+    assert both.declared_categorical == ["body", "x"]
+    assert by_position.declared_categorical == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "greater than 0"),
+        ("-0.1", "greater than 0"),
+        ("1.5", "less than or equal to 1"),
+        (".nan", "less than or equal to 1"),
+    ],
+)
+def test_a_drop_limit_outside_0_to_1_is_refused_when_the_config_loads(tmp_path, value, expected):
+    with pytest.raises(ConfigError, match=rf"'validation\.max_drop_fraction': .*{expected}"):
+        load_config(_write(tmp_path, BASE), overrides=[f"validation.max_drop_fraction={value}"])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 0.2), ("1", 1.0), ("0.05", 0.05)])
+def test_the_drop_limit_defaults_to_a_fifth_and_takes_up_to_1(tmp_path, value, expected):
+    overrides = [] if value is None else [f"validation.max_drop_fraction={value}"]
+
+    config = load_config(_write(tmp_path, BASE), overrides=overrides)
+
+    assert config.validation.max_drop_fraction == expected

@@ -86,7 +86,12 @@ def test_manifest_lists_image_facts_pipeline_and_files(image_run):
         "augmentations.yaml",
         "contact_sheet.png",
         "report.md",
+        "class_weights.json",
     } <= set(manifest["files"])
+    weights = json.loads((run_dir / "class_weights.json").read_text())
+    assert weights["classes"] == ["cats", "dogs"]
+    assert weights["before_rebalancing"]["balanced"]["ordered"][1] > 1  # dogs, the smaller class
+    assert weights["as_published"]["balanced"]["ordered"] == [1.0, 1.0]
 
 
 def test_report_shows_checks_augmentation_and_contact_sheet(image_run):

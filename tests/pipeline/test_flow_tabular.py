@@ -86,16 +86,40 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
         == manifest["counts"]["after"]["train"]["Rejected"]
     )
     assert manifest["rebalance"]["sampler"] == "SMOTENC"
-    assert set(manifest["class_weights"]) >= {"balanced", "effective_number", "classes"}
+    weights = manifest["class_weights"]
+    before = manifest["counts"]["before"]["train"]
+    assert weights["classes"] == ["Approved", "Rejected"]
+    assert weights["before_rebalancing"]["counts"] == [before["Approved"], before["Rejected"]]
+    assert weights["before_rebalancing"]["balanced"]["by_label"]["Approved"] > 1
+    # SMOTENC balanced train.parquet: nothing left to make up for.
+    assert weights["as_published"]["balanced"]["by_label"] == {"Approved": 1.0, "Rejected": 1.0}
+    written = json.loads(Path(run_dir, "class_weights.json").read_text())
+    assert written["as_published"]["effective_number"]["ordered"] == [1.0, 1.0]
     assert {"ingest", "validate", "split", "rebalance"} <= set(manifest["timings_seconds"])
     for relative, digest in manifest["files"].items():
         data = Path(run_dir, relative).read_bytes()
         assert hashlib.sha256(data).hexdigest() == digest
-    assert {"train.parquet", "val.parquet", "test.parquet", "report.md", "balance.png"} <= set(
-        manifest["files"]
-    )
+    assert {
+        "train.parquet",
+        "val.parquet",
+        "test.parquet",
+        "report.md",
+        "balance.png",
+        "class_weights.json",
+    } <= set(manifest["files"])
     assert "validation/result.json" in manifest["files"]
     assert "validation/data_docs/index.html" in manifest["files"]
+
+
+def test_the_manifest_and_report_count_the_row_dropped_for_its_null(loans_run):
+    _, _, run_dir = loans_run
+    validation = _manifest(run_dir)["validation"]
+    report = Path(run_dir, "report.md").read_text()
+
+    assert validation["null_counts"]["income"] == 1
+    assert (validation["rows_dropped_for_nulls"], validation["max_drop_fraction"]) == (1, 0.2)
+    assert "| income | 1 | 400 | 0.2% |" in report
+    assert "dropped 1 of the 400 rows read (0.2%, within" in report
 
 
 def test_the_run_publishes_a_balance_report_and_a_counts_table_artifact(loans_run):

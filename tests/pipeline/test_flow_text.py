@@ -175,12 +175,20 @@ def test_manifest_report_and_class_weights_describe_the_run(text_run):
     assert per_class["refund"]["accepted"] == per_class["refund"]["needed"] > 0
     assert manifest["rebalance"]["texts_translated"] > 0
     assert "class_weights.json" in manifest["files"]
-    train_counts = manifest["counts"]["before"]["train"]
     assert weights["classes"] == ["order", "refund", "security"]
-    assert weights["counts"] == [train_counts[name] for name in weights["classes"]]
-    assert weights["balanced"]["ordered"] == [
-        weights["balanced"]["by_label"][name] for name in weights["classes"]
-    ]
+    for key, counts in (
+        ("before_rebalancing", manifest["counts"]["before"]["train"]),
+        ("as_published", manifest["counts"]["after"]["train"]),
+    ):
+        assert weights[key]["counts"] == [counts[name] for name in weights["classes"]]
+        assert weights[key]["balanced"]["ordered"] == [
+            weights[key]["balanced"]["by_label"][name] for name in weights["classes"]
+        ]
+    assert (
+        manifest["class_weights"]["as_published"]["balanced"]["by_label"]
+        == (weights["as_published"]["balanced"]["by_label"])
+    )
+    assert "### As published" in report
     assert "- bad_texts_dropped: {'empty or whitespace-only': 1, 'not a string (int 404)': 1}" in (
         report
     )

@@ -14,21 +14,29 @@ GFM = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 CLASSES = ["a|b", "<img src=x onerror=alert(1)>", "**bold**"]
 
 
-def _manifest(sections=()):
+def _manifest(sections=(), *, null_counts=None, dropped=0):
     counts = dict(zip(CLASSES, [30, 5, 2], strict=True))
+    published = dict(zip(CLASSES, [30, 30, 12], strict=True))
     return {
         "name": "t",
         "run_id": "20260101T000000Z-abcdef",
         "source": {"path": "/data/a|b <x>.csv"},
-        "rows": {"read": 40, "dropped": 0},
-        "validation": {"null_counts": {}, "null_policy": "fail", "result": "r", "data_docs": "d"},
+        "rows": {"read": 40, "dropped": dropped},
+        "validation": {
+            "null_counts": null_counts or {"x": 0, "label": 0},
+            "null_policy": "drop" if dropped else "fail",
+            "max_drop_fraction": 0.2,
+            "rows_dropped_for_nulls": dropped,
+            "result": "r",
+            "data_docs": "d",
+        },
         "counts": {
             "before": {"train": counts, "val": counts, "test": counts},
-            "after": {"train": counts},
+            "after": {"train": published},
         },
         "rebalance": {"requested": "SMOTE", "sampler": "SMOTE", "params": {"k|": "<b>"}},
         "notes": ["class 'a|b' has <b>4</b> rows"],
-        "class_weights": class_weights(counts, beta=0.9),
+        "class_weights": class_weights(counts, published, beta=0.9, label="y"),
         "report_sections": list(sections),
     }
 
@@ -41,7 +49,8 @@ def _rows(html: str) -> list[int]:
 def test_class_names_paths_and_notes_show_as_written_and_keep_the_tables_whole():
     html = GFM.render(render_markdown(_manifest()))
 
-    assert set(_rows(html)) == {5, 3}  # counts (5 columns), bars and weights (3 columns)
+    # counts (5 columns), bars (3 columns), two tables of weights (4 columns)
+    assert set(_rows(html)) == {5, 3, 4}
     assert html.count("<img") == 1  # the chart; the class named like an image tag is text
     assert "<b>" not in html and "<strong>" not in html
     for name in CLASSES:
@@ -87,4 +96,49 @@ def test_modality_sections_escape_file_paths_and_texts():
     assert "<b>" not in html and "<i>" not in html
     assert "<code>a|b/&lt;x&gt;.png</code>" in html
     assert "line one ⏎ line &lt;b&gt;two&lt;/b&gt; | x" in html
-    assert set(_rows(html)) <= {2, 3, 5, 6}
+    assert set(_rows(html)) <= {2, 3, 4, 5, 6}
+
+
+def test_class_weights_show_both_sets_labelled_with_their_rows():
+    markdown = render_markdown(_manifest())
+
+    section = markdown[markdown.index("## Class weights") :]
+    before = section.index("### Before rebalancing")
+    published = section.index("### As published")
+    assert "one correction, not both" in section
+    assert before < published
+    # 37 rows in 3 classes: "**bold**" has 2 before (37 / 6 = 6.1667), 12 as published (72 / 36).
+    assert "| \\*\\*bold\\*\\* | 2 | 6.1667 |" in section[before:published]
+    assert "| \\*\\*bold\\*\\* | 12 | 2.0000 |" in section[published:]
+
+
+def _section(markdown: str, heading: str) -> str:
+    """The lines of one `## heading` section, without the heading."""
+    after = markdown.split(f"## {heading}\n", 1)[1]
+    return after.split("\n## ", 1)[0].strip()
+
+
+def test_the_report_lists_the_nulls_of_each_column_and_the_rows_the_policy_dropped():
+    # 8 rows dropped for 7 + 3 nulls: two rows had both.
+    manifest = _manifest(null_counts={"x": 3, "a|b": 0, "notes": 7, "label": 0}, dropped=8)
+
+    section = _section(render_markdown(manifest), "Nulls by column")
+
+    assert section.splitlines()[:4] == [
+        "| column | nulls | rows read | share |",
+        "|---|---:|---:|---:|",
+        "| notes | 7 | 40 | 17.5% |",
+        "| x | 3 | 40 | 7.5% |",
+    ]
+    assert (
+        "`validation.null_policy` `drop` dropped 8 of the 40 rows read (20.0%, within "
+        "`validation.max_drop_fraction` 0.2). A row is dropped once however many of its "
+        "columns are null, so the counts above can add up to more."
+    ) in section
+    assert "a\\|b" not in section  # a column without nulls is not listed
+
+
+def test_a_run_without_nulls_says_so_in_one_line():
+    section = _section(render_markdown(_manifest()), "Nulls by column")
+
+    assert section == "None of the 2 checked columns had nulls."

@@ -149,6 +149,58 @@ def test_a_numeric_column_with_a_stray_word_is_named_with_its_row(tmp_path):
         check_numbers_stored_as_text(frame, columns, Path("f.csv"))
 
 
+def test_a_column_declared_categorical_is_not_refused_as_numbers_with_a_stray_word():
+    from tasks.tabular.ingest import check_numbers_stored_as_text
+
+    values = [str(v) for v in range(100)]
+    values[41] = "oops"
+    frame = pl.DataFrame({"a": values, "y": ["p", "n"] * 50})
+
+    check_numbers_stored_as_text(
+        frame, Columns(label="y", features=("a",), categorical=("a",)), Path("f.csv")
+    )
+
+
+def test_ignored_columns_are_left_out_of_all_other_columns():
+    selected, columns = select_columns(
+        loans_frame(10),
+        label="status",
+        features=None,
+        id_column="loan_id",
+        group_column=None,
+        source=Path("f"),
+        ignored=["amount", "term"],
+        categorical=["area"],
+    )
+
+    assert columns.features == ("income", "education", "area")
+    assert columns.categorical == ("area",)
+    assert selected.columns == ["loan_id", "income", "education", "area", "status"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"ignored": ["amnt"]}, "ignored column 'amnt' is not in .* Fix `ignored_columns`"),
+        (
+            {"ignored": ["term"], "categorical": ["term"]},
+            r"`categorical_columns` names 'term', which is not a feature column \(they are: "
+            r"income, amount, education, area\)",
+        ),
+        (
+            {"categorical": ["loan_id"]},
+            "`categorical_columns` names 'loan_id', which is not a feature column",
+        ),
+    ],
+)
+def test_ignored_and_categorical_columns_the_features_lack_are_named(kwargs, expected):
+    # What a JSON lines source (whose columns the config cannot read) meets at ingest.
+    arguments = {"label": "status", "features": None, "id_column": "loan_id", **kwargs}
+
+    with pytest.raises(DataError, match=expected):
+        select_columns(loans_frame(5), group_column=None, source=Path("f.jsonl"), **arguments)
+
+
 def test_few_distinct_codes_with_text_stay_categorical():
     from tasks.tabular.ingest import check_numbers_stored_as_text
 

@@ -21,7 +21,6 @@ from rebalance.config import load_config
 from rebalance.errors import DataError, RebalanceError
 from tasks.core.classes import class_counts, counts_by_name
 from tasks.core.columns import SYNTHETIC
-from tasks.run.class_weights import class_weights
 from tasks.run.manifest import build_manifest, read_manifest, utc_now, write_manifest
 from tasks.tabular.modality import MODALITY as TABULAR
 from tests.helpers import split_without_prefect, write_config
@@ -127,7 +126,9 @@ def run_core(folder: Path, shape: dict) -> dict:
             "data.csv",
             label="label",
             id_column="row_id" if shape["with_id"] else None,
-            validation={"null_policy": shape["null_policy"]},
+            # No drop limit: the heavy null rates must still reach the split and the sampler
+            # (tests/checks/test_drops.py tests the limit).
+            validation={"null_policy": shape["null_policy"], "max_drop_fraction": 1.0},
             rebalance={"sampler": shape["sampler"]},
         )
     )
@@ -137,7 +138,6 @@ def run_core(folder: Path, shape: dict) -> dict:
     ingested, checked, splits = split_without_prefect(TABULAR, config, run_dir)
     columns = ingested.columns
     hashes = holdout_hashes(run_dir)
-    weights = class_weights(class_counts(splits.train[columns.label]), beta=0.999)
     resampled = TABULAR.rebalance(splits.train, columns, config, run_dir)
     manifest = build_manifest(
         config=config,
@@ -147,7 +147,6 @@ def run_core(folder: Path, shape: dict) -> dict:
         checked=checked,
         splits=splits,
         resampled=resampled,
-        weights=weights,
         timings={},
         flow_run_id=None,
     )

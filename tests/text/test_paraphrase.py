@@ -1,8 +1,7 @@
-"""The quality gate, targets, the round-robin loop, EDA and class_weights.json (no models)."""
+"""The quality gate, targets, the round-robin loop and EDA (no models)."""
 
 import pytest
 
-from tasks.run.class_weights import class_weights_for_training
 from tasks.text.eda import eda_paraphrase, eda_rng, words_of
 from tasks.text.paraphrase import Gate, Source, paraphrase
 from validations.text import normalise_text
@@ -94,15 +93,3 @@ def test_eda_keeps_words_whole_and_is_seeded():
     assert len(set(outputs)) > 10
     # Swaps and insertions keep the line break between the original words.
     assert any("\n" in output for output in outputs)
-
-
-def test_class_weights_json_gives_ordered_weights_matching_the_label_encoding():
-    weights = class_weights_for_training({"b": 30, "a": 10}, beta=0.9, label="y")
-
-    assert weights["classes"] == ["a", "b"]
-    assert weights["counts"] == [10, 30]
-    assert weights["balanced"]["ordered"] == [2.0, pytest.approx(2 / 3)]
-    assert weights["balanced"]["by_label"] == {"a": 2.0, "b": pytest.approx(2 / 3)}
-    effective = weights["effective_number"]["ordered"]
-    assert sum(effective) == pytest.approx(2)
-    assert effective[0] > effective[1]

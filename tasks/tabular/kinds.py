@@ -1,0 +1,121 @@
+"""Which feature columns of a table are numeric and which categorical, and the numeric ones
+that look like category codes or row ids to a sampler that interpolates.
+
+A column is categorical when its dtype is (string, categorical, enum, boolean) or when the
+config declares it (`categorical_columns`, carried in `Columns.categorical`): integer codes
+such as a 0/1 sex or card suits 1-4 are numbers to polars but categories to the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from rebalance.errors import SamplerError
+from tasks.core.columns import Columns
+
+# At most this many distinct whole numbers, and a numeric column looks like category codes.
+MAX_CODES = 10
+# The values a note lists at most.
+_SHOWN = 10
+
+
+def feature_kinds(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Columns, /
+) -> tuple[list[str], list[str]]:
+    """Split feature columns into numeric and categorical, in feature order.
+
+    Categorical: string, categorical, enum and boolean columns, and the columns declared in
+    `columns.categorical` whatever their dtype. Reads the schema only.
+
+    Raises:
+        SamplerError: a feature column has a type samplers cannot use (dates, lists, ...).
+    """
+    numeric, categorical, unusable = _kinds(frame, columns)
+    if unusable:
+        name, dtype = unusable[0]
+        msg = (
+            f"feature column '{name}' has type {dtype}, which samplers cannot use; "
+            "leave it out of `features` or convert it to a number or a string"
+        )
+        raise SamplerError(msg)
+    return numeric, categorical
+
+
+def categorical_features(frame: pl.DataFrame | pl.LazyFrame, columns: Columns, /) -> list[str]:
+    """`feature_kinds`' categorical columns, for a run whose sampler reads no features (none,
+    streamed random samplers): a column of another type is no error there."""
+    return _kinds(frame, columns)[1]
+
+
+def _kinds(frame: pl.DataFrame | pl.LazyFrame, columns: Columns):
+    numeric, categorical, unusable = [], [], []
+    schema = frame.collect_schema()
+    declared = set(columns.categorical)
+    for name in columns.features:
+        dtype = schema[name]
+        typed = dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum)
+        if typed or (name in declared and dtype.is_numeric()):
+            categorical.append(name)
+        elif dtype.is_numeric():
+            numeric.append(name)
+        else:
+            unusable.append((name, dtype))
+    return numeric, categorical, unusable
+
+
+def kind_notes(train: pl.DataFrame, numeric: Sequence[str], /, *, sampler: str) -> list[str]:
+    """Notes on numeric features that a sampler which interpolates should not interpolate.
+
+    A column looks like a row id when every training row holds a distinct whole number and
+    the values rise (or fall) in row order; it looks categorical when it holds 2 to
+    `MAX_CODES` distinct values, all whole numbers. Each note names the column, why, and
+    the key to set.
+    """
+    if not numeric or train.height == 0:
+        return []
+    figures = []
+    for position, name in enumerate(numeric):
+        values = pl.col(name)
+        whole = (
+            pl.lit(True)
+            if train.schema[name].is_integer()
+            else (values.cast(pl.Float64) == values.cast(pl.Float64).round(0)).all()
+        )
+        figures += [values.n_unique().alias(f"distinct{position}"), whole.alias(f"whole{position}")]
+    found = train.select(figures).row(0, named=True)
+    notes = []
+    for position, name in enumerate(numeric):
+        distinct = found[f"distinct{position}"]
+        if not found[f"whole{position}"]:
+            continue
+        order = _order(train[name]) if distinct == train.height > 2 else None
+        if order is not None:
+            notes.append(
+                f"feature column '{name}' looks like a row id (a distinct whole number in "
+                f"each of the {train.height} training rows, {order} in row order), yet "
+                f"{sampler} uses it as a feature and interpolates it; set it as "
+                "`id_column`, or add it to `ignored_columns`"
+            )
+        elif 2 <= distinct <= MAX_CODES:
+            shown = ", ".join(_plain(value) for value in train[name].unique().sort()[:_SHOWN])
+            notes.append(
+                f"feature column '{name}' looks categorical ({distinct} distinct whole "
+                f"numbers: {shown}), yet {sampler} interpolates it, so synthetic rows get "
+                "values between its codes; if it is a code, add it to `categorical_columns`"
+            )
+    return notes
+
+
+def _order(values: pl.Series) -> str | None:
+    if values.is_sorted():
+        return "increasing"
+    if values.is_sorted(descending=True):
+        return "decreasing"
+    return None
+
+
+def _plain(value: object) -> str:
+    # 1.0 reads as the code 1 it stands for.
+    return str(int(value)) if isinstance(value, float) else str(value)
