@@ -616,7 +616,9 @@ def _candidate(evaluation: Evaluation, name: str, metric: str) -> Candidate:
         return Candidate(name, math.nan, math.nan, verdicts, failed=failed)
     means = [result.mean(metric) for result in results]
     spreads = [result.std(metric) for result in results]
-    return Candidate(name, _nan_mean(means), _nan_mean(spreads), verdicts)
+    # Rounded as the manifest shows them, so the reason quotes the leaderboard's figures.
+    score, spread = (round(_nan_mean(values), DECIMALS) for values in (means, spreads))
+    return Candidate(name, score, spread, verdicts)
 
 
 def _result_entry(result: ArmResult) -> dict[str, Any]:

@@ -24,14 +24,13 @@ from tasks.tabular.evaluation import (
     HURTS,
     MIXED,
     Arm,
-    ArmResult,
-    Evaluation,
     corrected_p_value,
     evaluate_arms,
     pick,
     stratified_subsample,
     verdict,
 )
+from tests.evaluation_helpers import evaluation_with
 
 LINEAR = ("logistic_regression",)
 
@@ -279,29 +278,8 @@ def test_class_weights_help_and_a_sampler_that_shuffles_the_labels_hurts():
     assert evaluation.result("shuffled", "logistic_regression").verdict == HURTS
 
 
-def _evaluation(scores: dict[str, tuple[float, float] | str]) -> Evaluation:
-    """An evaluation whose arms have these mean ± std balanced accuracies (two folds each,
-    mean ± std exactly), or failed with the given reason."""
-    results = []
-    for model in ("logistic_regression", "gradient_boosting"):
-        for name, found in scores.items():
-            if isinstance(found, str):
-                results.append(ArmResult(name, model, failed=found, verdict=FAILED))
-                continue
-            mean, std = found
-            spread = std / math.sqrt(2)  # two values m ± s/√2 have a sample std of s
-            folds = {metric: (mean - spread, mean + spread) for metric in METRICS}
-            results.append(ArmResult(name, model, folds, verdict=CANNOT_TELL))
-    return Evaluation(
-        arms=tuple(scores), models=("logistic_regression", "gradient_boosting"),
-        results=tuple(results), classes={"no": 90, "yes": 10}, minority="yes", n_splits=2,
-        n_repeats=1, repeats_run=1, rows_available=100, rows_used=100, subsampled=None,
-        seconds=1.0, time_budget_seconds=60.0, seed=0,
-    )  # fmt: skip
-
-
 def test_pick_takes_the_simplest_candidate_within_the_best_ones_spread():
-    evaluation = _evaluation(
+    evaluation = evaluation_with(
         {BASELINE: (0.70, 0.02), CLASS_WEIGHTS: (0.80, 0.02), "SMOTE": (0.81, 0.03)}
     )
 
@@ -315,7 +293,7 @@ def test_pick_takes_the_simplest_candidate_within_the_best_ones_spread():
 
 
 def test_pick_takes_a_complex_candidate_that_beats_the_simpler_ones_by_more_than_its_spread():
-    evaluation = _evaluation(
+    evaluation = evaluation_with(
         {BASELINE: (0.70, 0.02), CLASS_WEIGHTS: (0.75, 0.02), "SMOTE": (0.90, 0.03)}
     )
 
@@ -326,7 +304,8 @@ def test_pick_takes_a_complex_candidate_that_beats_the_simpler_ones_by_more_than
 
 
 def test_pick_lists_a_failed_candidate_with_its_reason_and_passes_it_over():
-    evaluation = _evaluation({BASELINE: (0.70, 0.02), "SMOTE": "fold 1: ValueError: k too large"})
+    failed = "fold 1: ValueError: k too large"
+    evaluation = evaluation_with({BASELINE: (0.70, 0.02), "SMOTE": failed})
 
     chosen = pick(evaluation, candidates=[BASELINE, "SMOTE"])
     entry = chosen.as_manifest()
@@ -343,7 +322,7 @@ def test_pick_lists_a_failed_candidate_with_its_reason_and_passes_it_over():
 
 
 def test_pick_refuses_a_candidate_that_was_not_evaluated():
-    evaluation = _evaluation({BASELINE: (0.70, 0.02)})
+    evaluation = evaluation_with({BASELINE: (0.70, 0.02)})
 
     with pytest.raises(ConfigError, match="candidate 'SMOTE' was not evaluated"):
         pick(evaluation, candidates=[BASELINE, "SMOTE"])
