@@ -175,8 +175,8 @@ def cv_estimates(manifest: Mapping[str, Any], /) -> dict[tuple[str, str], dict[s
 
 
 def score_rows(comparison: Comparison, manifest: Mapping[str, Any], /) -> list[dict[str, Any]]:
-    """One table row per model and arm: training rows and test scores, rounded, and the
-    run's cross-validated estimate as `cv_<metric>` (`mean ± std`) where it has one."""
+    """One table row per model and arm: training rows and test scores, rounded, and, when
+    the run has cross-validated estimates, each as `cv_<metric>` (`mean ± std`, or None)."""
     estimates = cv_estimates(manifest)
     rows = []
     for item in comparison.scores:
@@ -186,9 +186,9 @@ def score_rows(comparison: Comparison, manifest: Mapping[str, Any], /) -> list[d
             "train_rows": item.train_rows,
             **{metric: _rounded(item.metrics[metric]) for metric in METRICS},
         }
-        estimate = estimates.get((item.arm, item.model))
-        if estimate:
-            row |= {f"cv_{metric}": estimate[metric] for metric in METRICS}
+        if estimates:  # the same columns in every row, for the table artifact
+            estimate = estimates.get((item.arm, item.model)) or {}
+            row |= {f"cv_{metric}": estimate.get(metric) for metric in METRICS}
         rows.append(row)
     return rows
 

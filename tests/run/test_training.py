@@ -176,6 +176,12 @@ def test_score_rows_carry_the_cv_estimate_only_where_there_is_one(tmp_path):
         "macro_f1": 0.375,
     }
     assert estimated[2]["cv_balanced_accuracy"] == "0.830 ± 0.030"
+    other = _with_evaluation(manifest, sampler="SMOTE")
+    other["rebalance"] = {"requested": "ADASYN", "sampler": "ADASYN", "params": {}}
+    unmatched = score_rows(comparison, other)
+    assert unmatched[2]["arm"] == "as published"
+    assert unmatched[2]["cv_macro_f1"] is None  # no ADASYN arm in the evaluation
+    assert unmatched[1]["cv_macro_f1"] == "0.720 ± 0.040"
     assert render_scores("tiny", comparison, manifest).count("CV estimate") == 0
 
 
