@@ -242,52 +242,35 @@ def evaluate_arms(
     started = time.perf_counter()
     _preload()  # inside the budget, outside the pilot fold that projects the rest
     y = np.asarray(y)
-    arm_names = tuple(arm.name for arm in arms)
     counts = Counter(y.tolist())
-    available = len(y)
-    skeleton = {
-        "arms": arm_names,
+    common = {
+        "arms": tuple(arm.name for arm in arms),
         "models": tuple(models),
         "n_repeats": n_repeats,
-        "rows_available": available,
+        "rows_available": len(y),
         "time_budget_seconds": time_budget_seconds,
         "seed": seed,
     }
-    smallest = min(counts, key=lambda name: (counts[name], str(name))) if counts else None
-    if smallest is None or counts[smallest] < 2 or len(counts) < 2:
-        reason = (
-            "the training rows hold a single class"
-            if len(counts) < 2
-            else f"class {smallest!r} has {counts[smallest]} training row; cross-validation "
-            "needs at least 2 rows of every class"
-        )
+    minority = minority_class(y) if counts else None
+    if len(counts) < 2 or counts[minority] < 2:
         return Evaluation(
-            **skeleton,
+            **common,
             results=(),
             classes=_class_counts(y),
-            minority=None if smallest is None else str(smallest),
+            minority=None if minority is None else str(minority),
             n_splits=0,
             repeats_run=0,
             rows_used=0,
             subsampled=None,
             seconds=time.perf_counter() - started,
-            skipped=reason,
+            skipped=_skip_reason(counts, minority),
         )
     notes: list[str] = []
-    splits = max(2, min(n_splits, counts[smallest]))
+    splits = max(2, min(n_splits, counts[minority]))
     if splits < n_splits:
         notes.append(
-            f"{n_splits} folds lowered to {splits}: class {smallest!r} has only "
-            f"{counts[smallest]} rows, and every fold needs one of each class"
-        )
-    minority = minority_class(y)
-    rows = np.arange(available)
-    subsampled = None
-    if available > max_rows:
-        rows = stratified_subsample(y, max_rows, min_per_class=splits, seed=seed)
-        subsampled = (
-            f"{available:,} rows are more than max_rows ({max_rows:,}): "
-            f"{len(rows):,} kept, stratified"
+            f"{n_splits} folds lowered to {splits}: class {minority!r} has only "
+            f"{counts[minority]} rows, and every fold needs one of each class"
         )
     run = _Run(
         x=x,
@@ -298,54 +281,40 @@ def evaluate_arms(
         categorical=tuple(categorical),
         minority=minority,
         seed=seed,
+        n_splits=splits,
+        n_repeats=n_repeats,
     )
-    folds = _folds(y, rows, n_splits=splits, n_repeats=n_repeats, seed=seed)
-    # The pilot: the first fold of every arm and model, to see what the budget allows.
-    pilot_started = time.perf_counter()
-    first = run.fold(*folds[0], index=0)
-    pilot = time.perf_counter() - pilot_started
-    remaining = time_budget_seconds - (time.perf_counter() - started)
-    fraction = remaining / (pilot * splits) if pilot > 0 else 1.0
+    rows, subsampled = np.arange(len(y)), None
+    if len(y) > max_rows:
+        rows = stratified_subsample(y, max_rows, min_per_class=splits, seed=seed)
+        subsampled = (
+            f"{len(y):,} rows are more than max_rows ({max_rows:,}): {len(rows):,} kept, stratified"
+        )
+    # The pilot, the first fold of every arm and model, shows what the budget allows: if
+    # not even one repeat fits, fewer rows (it runs again on them); the repeats stop later.
+    first = run.pilot(rows)
+    left = time_budget_seconds - (time.perf_counter() - started)
+    fraction = left / (max(first.seconds, 1e-6) * splits)
     if fraction < SHRINK_BELOW and len(rows) > MIN_ROWS:
-        target = max(MIN_ROWS, math.floor(len(rows) * fraction))
-        if target < len(rows):
-            before = len(rows)
-            kept = stratified_subsample(y[rows], target, min_per_class=splits, seed=seed)
-            rows = rows[kept]
-            subsampled = (
-                f"{(subsampled + '; then ') if subsampled else ''}{len(rows):,} of {before:,} "
-                f"rows kept, stratified, so one repeat fits the {time_budget_seconds:g} s "
-                f"budget (the first fold took {pilot:.1f} s)"
-            )
-            folds = _folds(y, rows, n_splits=splits, n_repeats=n_repeats, seed=seed)
-            pilot_started = time.perf_counter()
-            first = run.fold(*folds[0], index=0)
-    scores = [first]
-    repeat_started = pilot_started  # the first repeat includes its pilot fold
-    repeat_seconds: list[float] = []
-    repeats_run = 0
-    for repeat in range(n_repeats):
-        if repeat:
-            projected = time.perf_counter() - started + float(np.mean(repeat_seconds))
-            if projected > time_budget_seconds:
-                notes.append(
-                    f"stopped after {repeats_run} of {n_repeats} repeats: another would end "
-                    f"past the {time_budget_seconds:g} s budget"
-                )
-                break
-            repeat_started = time.perf_counter()
-        for within in range(splits):
-            index = repeat * splits + within
-            if index:
-                scores.append(run.fold(*folds[index], index=index))
-        repeat_seconds.append(time.perf_counter() - repeat_started)
-        repeats_run += 1
-    used = folds[: repeats_run * splits]
-    test_to_train = float(np.mean([len(test) / len(train) for train, test in used]))
+        before = len(rows)
+        target = max(MIN_ROWS, math.floor(before * fraction))
+        rows = rows[stratified_subsample(y[rows], target, min_per_class=splits, seed=seed)]
+        shrunk = (
+            f"{len(rows):,} of {before:,} kept, stratified, so one repeat fits the "
+            f"{time_budget_seconds:g} s budget (the first fold took {first.seconds:.1f} s)"
+        )
+        subsampled = f"{subsampled}; then {shrunk}" if subsampled else shrunk
+        first = run.pilot(rows)
+    scores, repeats_run = run.repeats(first, deadline=started + time_budget_seconds)
+    if repeats_run < n_repeats:
+        notes.append(
+            f"stopped after {repeats_run} of {n_repeats} repeats: another would end past the "
+            f"{time_budget_seconds:g} s budget"
+        )
     notes.extend(run.notes())
     return Evaluation(
-        **skeleton,
-        results=run.results(scores, test_to_train=test_to_train),
+        **common,
+        results=run.results(scores, repeats=repeats_run),
         classes=_class_counts(y[rows]),
         minority=str(minority),
         n_splits=splits,
@@ -480,6 +449,14 @@ def pick(
     return Pick(winner.name, reason, metric, board)
 
 
+@dataclass(frozen=True)
+class _Pilot:
+    """The first fold's scores and how long it took."""
+
+    scores: dict[tuple[str, str], dict[str, float]]
+    seconds: float
+
+
 class _Run:
     """Fits every arm and model on one fold at a time; an arm that raises is failed from
     then on, the others go on."""
@@ -495,12 +472,43 @@ class _Run:
         categorical: tuple[int, ...],
         minority: Any,
         seed: int,
+        n_splits: int,
+        n_repeats: int,
     ) -> None:
         self.x, self.y, self.arms, self.models = x, y, arms, models
         self.numeric, self.categorical = numeric, categorical
         self.minority, self.seed = minority, seed
+        self.n_splits, self.n_repeats = n_splits, n_repeats
+        self.folds: list[tuple[np.ndarray, np.ndarray]] = []
         self.failed: dict[str, str] = {}
         self.unconverged = 0
+
+    def pilot(self, rows: np.ndarray, /) -> _Pilot:
+        """Make the folds of these rows and run the first; an arm failed there stays failed
+        only if these rows are kept (a new pilot forgets it)."""
+        self.folds = _folds(
+            self.y, rows, n_splits=self.n_splits, n_repeats=self.n_repeats, seed=self.seed
+        )
+        self.failed = {}
+        started = time.perf_counter()
+        scores = self.fold(*self.folds[0], index=0)
+        return _Pilot(scores, time.perf_counter() - started)
+
+    def repeats(self, first: _Pilot, /, *, deadline: float) -> tuple[list[dict], int]:
+        """The pilot's repeat and the others, stopping before a repeat that would end past
+        `deadline` (the first always runs); returns the folds' scores and the repeats run."""
+        scores = [first.scores]
+        took = [first.seconds]  # per repeat
+        for index in range(1, len(self.folds)):
+            repeat, within = divmod(index, self.n_splits)
+            if within == 0:
+                if time.perf_counter() + float(np.mean(took)) > deadline:
+                    return scores, repeat
+                took.append(0.0)
+            started = time.perf_counter()
+            scores.append(self.fold(*self.folds[index], index=index))
+            took[-1] += time.perf_counter() - started
+        return scores, self.n_repeats
 
     def fold(self, train: np.ndarray, test: np.ndarray, /, *, index: int) -> dict:
         """(arm, model) → the fold's scores, for every arm that has not failed."""
@@ -552,8 +560,10 @@ class _Run:
             f"{self.unconverged} fits; its scores may be slightly low"
         ]
 
-    def results(self, folds: list[dict], *, test_to_train: float) -> tuple[ArmResult, ...]:
+    def results(self, folds: list[dict], *, repeats: int) -> tuple[ArmResult, ...]:
         """Per model and arm: the per-fold scores and the verdict against the baseline."""
+        used = self.folds[: repeats * self.n_splits]
+        test_to_train = float(np.mean([len(test) / len(train) for train, test in used]))
         results = []
         baseline = self.arms[0].name
         for model in self.models:
@@ -576,6 +586,15 @@ class _Run:
                     found = verdict(compared)
                 results.append(ArmResult(arm.name, model, scores, None, compared, found))
         return tuple(results)
+
+
+def _skip_reason(counts: Counter, minority: Any) -> str:
+    if len(counts) < 2:
+        return "the training rows hold fewer than 2 classes; there is nothing to compare"
+    return (
+        f"class {minority!r} has {counts[minority]} training row; cross-validation needs at "
+        "least 2 rows of every class"
+    )
 
 
 def _preload() -> None:
