@@ -20,7 +20,7 @@ def train_classifier(
     manifest: str | None = None,
     modality: Literal["tabular", "image", "text"] | None = None,
     run_id: str | None = None,
-    use_class_weights: bool = False,
+    use_class_weights: bool = True,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Train on a published rebalance run (tables) or check its outputs load (images, text).
@@ -30,17 +30,17 @@ def train_classifier(
         manifest: Its manifest.json; `<run_folder>/manifest.json` when empty.
         modality: The run's modality; read from the manifest when empty.
         run_id: The run's id, for the flow run's name.
-        use_class_weights: Also train on the original rows with the manifest's balanced
-            class weights.
-        seed: The classifier's random_state.
+        use_class_weights: Also train on the original rows with `class_weight="balanced"`
+            (the alternative to resampling the run's evaluation compares too).
+        seed: The models' random_state.
     """
     logger = get_run_logger()
     loaded = read_manifest(manifest or Path(run_folder) / "manifest.json")
     modality = modality or loaded["modality"]
     checked = steps.check_outputs(run_folder, loaded)
     logger.info("%s run %s: %s", modality, loaded["run_id"], checked["splits"])
-    # The example model is a linear classifier on table columns; for images and text the
-    # job shows that the outputs load (a real job would train its own model there).
+    # The example models are a linear and a boosted classifier on table columns; for images
+    # and text the job shows that the outputs load (a real job would train its own there).
     if modality != "tabular":
         steps.publish_counts(loaded, checked)
         return {"modality": modality, "checked": checked}

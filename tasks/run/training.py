@@ -1,13 +1,15 @@
 """What a training job downstream of a run does: plain functions, no Prefect.
 
-For tables, `compare_models` fits one scikit-learn pipeline several ways (on the original
-training rows, on the rebalanced `train.parquet`, and optionally on the original rows with the
-manifest's class weights) and scores each on the untouched `test.parquet`, so the table shows
-what rebalancing bought. For other modalities, `check_outputs` proves the outputs load.
+For tables, `compare_models` fits both example models (`tasks.run.classifiers`) the ways the
+run's cross-validated evaluation compared them: on the original training rows, on the same
+rows with class weights, and on `train.parquet` as published; each is scored on the
+untouched `test.parquet`, beside the run's estimate for that arm when the manifest has one.
+For other modalities, `check_outputs` proves the outputs load.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,33 +20,43 @@ import polars as pl
 from rebalance.errors import DataError
 from tasks.core.columns import SYNTHETIC
 from tasks.core.files import file_sha256
+from tasks.core.markdown import render
+from tasks.run.classifiers import (
+    METRICS,
+    MODEL_TITLES,
+    MODELS,
+    make_model,
+    minority_class,
+    score,
+    single_threaded,
+)
 
 SPLIT_FILES = ("train", "val", "test")
+# The arms' names, as the run's evaluation (`tasks.tabular.evaluation`) names the first two.
+NO_RESAMPLING = "no resampling"
+CLASS_WEIGHTS = "class weights"
+PUBLISHED = "as published"
+TEMPLATE = Path(__file__).with_name("templates") / "training.md.j2"
+MISSING = "—"
 
 
 @dataclass(frozen=True)
 class Score:
-    """One model's scores on the test split."""
+    """One arm with one model, scored on the test split."""
 
+    arm: str
     model: str
     train_rows: int
-    balanced_accuracy: float
-    macro_f1: float
-    recall: dict[str, float]
+    metrics: dict[str, float]
 
 
-def score_rows(scores: list[Score], /) -> list[dict[str, Any]]:
-    """One table row per model: its training rows and scores, rounded for display."""
-    return [
-        {
-            "model": score.model,
-            "train_rows": score.train_rows,
-            "balanced_accuracy": round(score.balanced_accuracy, 4),
-            "macro_f1": round(score.macro_f1, 4),
-            **{f"recall_{name}": round(value, 4) for name, value in score.recall.items()},
-        }
-        for score in scores
-    ]
+@dataclass(frozen=True)
+class Comparison:
+    """Every arm with every model on the test split, and what the scores refer to."""
+
+    scores: tuple[Score, ...]
+    minority: str
+    test_rows: int
 
 
 def check_outputs(run_folder: Path | str, manifest: dict[str, Any], /) -> dict[str, Any]:
@@ -84,123 +96,134 @@ def check_outputs(run_folder: Path | str, manifest: dict[str, Any], /) -> dict[s
 
 def compare_models(
     run_folder: Path | str,
-    manifest: dict[str, Any],
+    manifest: Mapping[str, Any],
     /,
     *,
-    use_class_weights: bool = False,
+    use_class_weights: bool = True,
     seed: int = 0,
-) -> list[Score]:
-    """Fit the same classifier on the original and the rebalanced training rows; score on test.
+) -> Comparison:
+    """Fit both example models each way the run's evaluation compared; score on test.
+
+    The arms: `no resampling` (the original training rows, `is_synthetic` false), `class
+    weights` (the same rows, `class_weight="balanced"`) and `as published` (`train.parquet`
+    as written, synthetic rows included), each scored on the untouched `test.parquet` by
+    `tasks.run.classifiers.score`; the minority is the smallest class of the original rows.
 
     Args:
         run_folder: A published tabular run.
-        manifest: Its manifest.
-        use_class_weights: Also fit on the original rows weighted by the manifest's
-            `class_weights.balanced` (the alternative to resampling).
-        seed: The classifier's `random_state`.
+        manifest: Its manifest (`columns.label`, `columns.features`, `columns.categorical`).
+        use_class_weights: Score the `class weights` arm too.
+        seed: The models' `random_state`.
     """
     folder = Path(run_folder)
     columns = manifest["columns"]
-    label = columns["label"]
+    label, features = columns["label"], list(columns["features"])
+    categorical = set(columns.get("categorical") or [])
     train = pl.read_parquet(folder / "train.parquet")
     test = pl.read_parquet(folder / "test.parquet")
     original = train.filter(~pl.col(SYNTHETIC)) if SYNTHETIC in train.columns else train
-    options = {"label": label, "categorical": columns["categorical"], "seed": seed}
-    features = columns["features"]
-    scores = [
-        fit_and_score("original", original, test, features=features, **options),
-        fit_and_score("rebalanced", train, test, features=features, **options),
-    ]
+    arms = [(NO_RESAMPLING, original, None)]
     if use_class_weights:
-        weights = manifest["class_weights"]["balanced"]["weights"]
-        scores.append(
-            fit_and_score(
-                "original + class weights",
-                original,
-                test,
-                features=features,
-                class_weights=weights,
-                **options,
-            )
-        )
-    return scores
-
-
-def fit_and_score(
-    model: str,
-    train: pl.DataFrame,
-    test: pl.DataFrame,
-    /,
-    *,
-    label: str,
-    features: list[str],
-    categorical: list[str],
-    seed: int,
-    class_weights: dict[str, float] | None = None,
-) -> Score:
-    """One-hot categorical + scaled numeric features into a logistic regression."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = [name for name in features if name not in categorical]
-    encode = ColumnTransformer(
-        [
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
-            ("numeric", StandardScaler(), numeric),
-        ]
-    )
-    pipeline = Pipeline(
-        [("encode", encode), ("classify", LogisticRegression(max_iter=2000, random_state=seed))]
-    )
-    # polars → pandas once, here: scikit-learn's ColumnTransformer selects columns by name.
-    x_train = train.select(features).to_pandas()
-    y_train = train[label].to_numpy()
-    fit_options = {}
-    if class_weights is not None:
-        fit_options["classify__sample_weight"] = np.array(
-            [class_weights[str(value)] for value in y_train]
-        )
-    pipeline.fit(x_train, y_train, **fit_options)
+        arms.append((CLASS_WEIGHTS, original, "balanced"))
+    arms.append((PUBLISHED, train, None))
+    positions = {
+        "numeric": [index for index, name in enumerate(features) if name not in categorical],
+        "categorical": [index for index, name in enumerate(features) if name in categorical],
+    }
+    minority = minority_class(original[label].to_numpy())
+    x_test = _matrix(test, features, categorical)
     y_test = test[label].to_numpy()
-    predicted = pipeline.predict(test.select(features).to_pandas())
-    classes = sorted(set(y_test.tolist()) | set(y_train.tolist()), key=str)
-    recall = recall_score(y_test, predicted, labels=classes, average=None, zero_division=0)
-    return Score(
-        model=model,
-        train_rows=train.height,
-        balanced_accuracy=float(balanced_accuracy_score(y_test, predicted)),
-        macro_f1=float(f1_score(y_test, predicted, average="macro", zero_division=0)),
-        recall={str(name): float(value) for name, value in zip(classes, recall, strict=True)},
+    scores = []
+    with single_threaded():
+        for model in MODELS:
+            for arm, rows, class_weight in arms:
+                estimator = make_model(model, **positions, class_weight=class_weight, seed=seed)
+                estimator.fit(_matrix(rows, features, categorical), rows[label].to_numpy())
+                proba = estimator.predict_proba(x_test)
+                found = score(y_test, proba, estimator.classes_, minority=minority)
+                scores.append(Score(arm, model, rows.height, found))
+    return Comparison(tuple(scores), str(minority), test.height)
+
+
+def cv_estimates(manifest: Mapping[str, Any], /) -> dict[tuple[str, str], dict[str, str]]:
+    """(arm, model) → metric → the run's cross-validated estimate as `mean ± std`.
+
+    The evaluation names the configured sampler's arm after the sampler (`SMOTE`); here that
+    arm is `as published`. A run without a sampler published its original rows, so there
+    `as published` gets the `no resampling` estimate. Empty when the manifest has no
+    evaluation, or the evaluation was skipped.
+    """
+    entry = manifest.get("evaluation") or {}
+    if not entry or entry.get("skipped"):
+        return {}
+    rebalance = manifest.get("rebalance") or {}
+    named = (rebalance.get("sampler"), rebalance.get("requested"))
+    published = {str(name).lower() for name in named if name}
+    if not rebalance.get("sampler"):
+        published.add(NO_RESAMPLING)
+    estimates: dict[tuple[str, str], dict[str, str]] = {}
+    for result in entry.get("results", []):
+        if result.get("failed") or not result.get("metrics"):
+            continue
+        shown = {metric: _mean_std(result["metrics"].get(metric) or {}) for metric in METRICS}
+        arm, model = result["arm"], result["model"]
+        if arm in (NO_RESAMPLING, CLASS_WEIGHTS):
+            estimates[arm, model] = shown
+        if arm.lower() in published:
+            estimates[PUBLISHED, model] = shown
+    return estimates
+
+
+def score_rows(comparison: Comparison, manifest: Mapping[str, Any], /) -> list[dict[str, Any]]:
+    """One table row per model and arm: training rows and test scores, rounded, and, when
+    the run has cross-validated estimates, each as `cv_<metric>` (`mean ± std`, or None)."""
+    estimates = cv_estimates(manifest)
+    rows = []
+    for item in comparison.scores:
+        row: dict[str, Any] = {
+            "model": item.model,
+            "arm": item.arm,
+            "train_rows": item.train_rows,
+            **{metric: _rounded(item.metrics[metric]) for metric in METRICS},
+        }
+        if estimates:  # the same columns in every row, for the table artifact
+            estimate = estimates.get((item.arm, item.model)) or {}
+            row |= {f"cv_{metric}": estimate.get(metric) for metric in METRICS}
+        rows.append(row)
+    return rows
+
+
+def render_scores(name: str, comparison: Comparison, manifest: Mapping[str, Any], /) -> str:
+    """Markdown: a table per model, each arm's test scores with the run's cross-validated
+    estimate for that arm on the next row, when the manifest has one."""
+    estimates = cv_estimates(manifest)
+    tables = []
+    for model in dict.fromkeys(item.model for item in comparison.scores):
+        rows = []
+        for item in comparison.scores:
+            if item.model != model:
+                continue
+            cells = [_format(item.metrics[metric]) for metric in METRICS]
+            rows.append(
+                {"arm": item.arm, "on": "test split", "rows": item.train_rows, "cells": cells}
+            )
+            estimate = estimates.get((item.arm, model))
+            if estimate:
+                cells = [estimate[metric] for metric in METRICS]
+                rows.append({"arm": "", "on": "CV estimate", "rows": "", "cells": cells})
+        tables.append({"title": MODEL_TITLES.get(model, model).capitalize(), "rows": rows})
+    entry = manifest.get("evaluation") or {}
+    rebalance = manifest.get("rebalance") or {}
+    return render(
+        TEMPLATE,
+        name=name,
+        sampler=rebalance.get("sampler"),
+        minority=comparison.minority,
+        test_rows=comparison.test_rows,
+        tables=tables,
+        folds=entry.get("folds", {}).get("total") if estimates else None,
+        skipped=entry.get("skipped"),
     )
-
-
-def render_scores(name: str, scores: list[Score], /) -> str:
-    """A markdown table: one row per model, balanced accuracy, macro F1, recall per class."""
-    classes = sorted({name for score in scores for name in score.recall})
-    header = ["model", "train rows", "balanced accuracy", "macro F1"]
-    header += [f"recall {name}" for name in classes]
-    lines = [
-        f"# Training on `{name}`: what rebalancing bought",
-        "",
-        "Logistic regression (one-hot categorical, scaled numeric features), scored on the "
-        "untouched `test.parquet`.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for score in scores:
-        cells = [
-            score.model,
-            str(score.train_rows),
-            f"{score.balanced_accuracy:.3f}",
-            f"{score.macro_f1:.3f}",
-        ]
-        cells += [f"{score.recall.get(name, float('nan')):.3f}" for name in classes]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def render_counts(name: str, checked: dict[str, Any], /) -> str:
@@ -217,6 +240,32 @@ def render_counts(name: str, checked: dict[str, Any], /) -> str:
         classes = ", ".join(f"{label}: {count}" for label, count in found["classes"].items())
         lines.append(f"| {split} | {found['rows']} | {classes} |")
     return "\n".join(lines) + "\n"
+
+
+def _matrix(frame: pl.DataFrame, features: list[str], categorical: set[str]) -> np.ndarray:
+    """The features as the models take them: floats, or an object matrix of floats and
+    strings when some columns are categorical (polars → numpy once, here)."""
+    if not categorical:
+        return frame.select(features).cast(pl.Float64).to_numpy()
+    matrix = np.empty((frame.height, len(features)), dtype=object)
+    for index, name in enumerate(features):
+        kind = pl.String if name in categorical else pl.Float64
+        matrix[:, index] = frame[name].cast(kind).to_numpy()
+    return matrix
+
+
+def _mean_std(found: Mapping[str, Any]) -> str:
+    if found.get("mean") is None:
+        return MISSING
+    return f"{found['mean']:.3f} ± {found.get('std') or 0.0:.3f}"
+
+
+def _format(value: float) -> str:
+    return MISSING if np.isnan(value) else f"{value:.3f}"
+
+
+def _rounded(value: float) -> float | None:
+    return None if np.isnan(value) else round(value, 4)
 
 
 def _class_counts(labels: pl.Series) -> dict[str, int]:

@@ -97,8 +97,8 @@ def evaluate_table(
     entry["published_arm"] = _published_arm(config, picked)
     chart = None
     if not entry["skipped"]:
-        render_chart(entry, run_dir / EVALUATION_CHART)
-        chart = EVALUATION_CHART
+        render_evaluation_chart(entry, run_dir / CHART_FILE)
+        chart = CHART_FILE
     notes = []
     if picked is not None:
         notes.append(f"rebalance.sampler auto picked {picked}: {entry['pick']['reason']}")

@@ -138,8 +138,8 @@ def test_training_ran_because_of_the_event_and_when_asked_directly(deployed, ui_
             "/artifacts/latest/filter", json={"artifacts": {"key": {"any_": ["loans-training"]}}}
         ).json()
     assert by_automation[0]["created_by"]["id"] == automations[0]["id"]
-    assert "| rebalanced | " in artifact[0]["data"]
-    assert "| original | " in artifact[0]["data"]
+    assert "| as published | test split | " in artifact[0]["data"]
+    assert "| no resampling | test split | " in artifact[0]["data"]
 
 
 def test_ui_run_with_invalid_parameters_is_refused_before_running(deployed):

@@ -9,8 +9,16 @@ import polars as pl
 import pytest
 
 from rebalance.errors import DataError
+from tasks.run.classifiers import METRICS
 from tasks.run.manifest import file_hashes, read_manifest
-from tasks.run.training import check_outputs, compare_models, render_scores
+from tasks.run.training import (
+    check_outputs,
+    compare_models,
+    cv_estimates,
+    render_scores,
+    score_rows,
+)
+from tests.evaluation_helpers import evaluation_with
 
 
 def _run_folder(folder: Path) -> Path:
@@ -66,32 +74,115 @@ def _run_folder(folder: Path) -> Path:
     return folder
 
 
-def test_rebalanced_rows_beat_the_originals_on_the_untouched_test_split(tmp_path):
+def _scores(comparison):
+    return {(item.arm, item.model): item for item in comparison.scores}
+
+
+def test_each_arm_and_model_on_the_untouched_test_split(tmp_path):
     folder = _run_folder(tmp_path)
     manifest = read_manifest(folder / "manifest.json")
 
-    original, rebalanced, weighted = compare_models(folder, manifest, use_class_weights=True)
+    comparison = compare_models(folder, manifest)
 
-    assert (original.model, original.train_rows) == ("original", 100)
-    assert original.recall == {"no": 1.0, "yes": 0.0}
-    assert original.balanced_accuracy == 0.5
-    assert original.macro_f1 == pytest.approx((0.75 + 0.0) / 2)
-    assert (rebalanced.model, rebalanced.train_rows) == ("rebalanced", 196)
-    assert rebalanced.recall == {"no": 1.0, "yes": 1.0}
-    assert rebalanced.balanced_accuracy == rebalanced.macro_f1 == 1.0
-    assert (weighted.model, weighted.train_rows) == ("original + class weights", 100)
-    assert weighted.recall == {"no": 1.0, "yes": 1.0}
+    assert (comparison.minority, comparison.test_rows) == ("yes", 5)
+    assert [(item.model, item.arm, item.train_rows) for item in comparison.scores] == [
+        (model, arm, rows)
+        for model in ("logistic_regression", "gradient_boosting")
+        for arm, rows in (("no resampling", 100), ("class weights", 100), ("as published", 196))
+    ]
+    for model in ("logistic_regression", "gradient_boosting"):
+        scores = _scores(comparison)
+        # The originals alone never predict `yes`, yet rank both `yes` rows first: balanced
+        # accuracy moves, average precision does not.
+        assert scores["no resampling", model].metrics == {
+            "balanced_accuracy": 0.5,
+            "average_precision": 1.0,
+            "minority_recall": 0.0,
+            "macro_f1": pytest.approx((0.75 + 0.0) / 2),
+        }
+        for arm in ("class weights", "as published"):
+            assert scores[arm, model].metrics == dict.fromkeys(METRICS, 1.0)
 
 
-def test_scores_render_as_one_row_per_model(tmp_path):
+def test_without_class_weights_two_arms_per_model(tmp_path):
     folder = _run_folder(tmp_path)
-    scores = compare_models(folder, read_manifest(folder / "manifest.json"))
 
-    table = render_scores("tiny", scores)
+    comparison = compare_models(
+        folder, read_manifest(folder / "manifest.json"), use_class_weights=False
+    )
 
-    assert "| model | train rows | balanced accuracy | macro F1 | recall no | recall yes |" in table
-    assert "| original | 100 | 0.500 | 0.375 | 1.000 | 0.000 |" in table
-    assert "| rebalanced | 196 | 1.000 | 1.000 | 1.000 | 1.000 |" in table
+    assert {item.arm for item in comparison.scores} == {"no resampling", "as published"}
+    assert len(comparison.scores) == 4
+
+
+def _with_evaluation(manifest: dict, *, sampler: str | None) -> dict:
+    """The manifest with an evaluation of three arms whose scores tell them apart."""
+    scores = {"no resampling": (0.61, 0.05), "class weights": (0.72, 0.04)}
+    if sampler:
+        scores[sampler] = (0.83, 0.03)
+    entry = evaluation_with(scores, n_splits=5, repeats_run=3).as_manifest()
+    rebalance = {"requested": sampler or "none", "sampler": sampler, "params": {}}
+    return {**manifest, "rebalance": rebalance, "evaluation": json.loads(json.dumps(entry))}
+
+
+def test_the_test_scores_sit_beside_the_cv_estimate_of_the_same_arm(tmp_path):
+    folder = _run_folder(tmp_path)
+    manifest = _with_evaluation(read_manifest(folder / "manifest.json"), sampler="SMOTE")
+
+    table = render_scores("tiny", compare_models(folder, manifest), manifest)
+
+    assert table.count("| arm | scored on | train rows | balanced accuracy |") == 2
+    assert "mean ± std over 15 folds" in table
+    assert "with the rows `SMOTE` made" in table
+    lines = table.splitlines()
+    for arm, estimate in (
+        ("no resampling", "0.610 ± 0.050"),
+        ("class weights", "0.720 ± 0.040"),
+        ("as published", "0.830 ± 0.030"),  # the evaluation's SMOTE arm
+    ):
+        test_row = next(index for index, line in enumerate(lines) if line.startswith(f"| {arm} |"))
+        assert lines[test_row + 1] == "|  | CV estimate |  | " + " | ".join([estimate] * 4) + " |"
+    assert "| no resampling | test split | 100 | 0.500 | 1.000 | 0.000 | 0.375 |" in table
+
+
+def test_a_run_without_a_sampler_published_its_originals_and_their_estimate(tmp_path):
+    folder = _run_folder(tmp_path)
+    manifest = _with_evaluation(read_manifest(folder / "manifest.json"), sampler=None)
+
+    estimates = cv_estimates(manifest)
+
+    assert (
+        estimates["as published", "gradient_boosting"]
+        == estimates["no resampling", "gradient_boosting"]
+    )
+    assert estimates["as published", "logistic_regression"]["macro_f1"] == "0.610 ± 0.050"
+
+
+def test_score_rows_carry_the_cv_estimate_only_where_there_is_one(tmp_path):
+    folder = _run_folder(tmp_path)
+    manifest = read_manifest(folder / "manifest.json")
+    comparison = compare_models(folder, manifest)
+
+    plain = score_rows(comparison, manifest)
+    estimated = score_rows(comparison, _with_evaluation(manifest, sampler="SMOTE"))
+
+    assert plain[0] == {
+        "model": "logistic_regression",
+        "arm": "no resampling",
+        "train_rows": 100,
+        "balanced_accuracy": 0.5,
+        "average_precision": 1.0,
+        "minority_recall": 0.0,
+        "macro_f1": 0.375,
+    }
+    assert estimated[2]["cv_balanced_accuracy"] == "0.830 ± 0.030"
+    other = _with_evaluation(manifest, sampler="SMOTE")
+    other["rebalance"] = {"requested": "ADASYN", "sampler": "ADASYN", "params": {}}
+    unmatched = score_rows(comparison, other)
+    assert unmatched[2]["arm"] == "as published"
+    assert unmatched[2]["cv_macro_f1"] is None  # no ADASYN arm in the evaluation
+    assert unmatched[1]["cv_macro_f1"] == "0.720 ± 0.040"
+    assert render_scores("tiny", comparison, manifest).count("CV estimate") == 0
 
 
 def test_check_outputs_counts_rows_and_classes_per_split(tmp_path):
