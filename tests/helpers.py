@@ -49,6 +49,9 @@ def write_config(folder: Path, source: Path | str, **overrides) -> Path:
         "id_column": "loan_id",
         "output": str(folder / "out"),
         "retries": 0,
+        # The cross-validated evaluation has tests of its own (tests/tabular/test_arms.py and
+        # one flow run); elsewhere it only slows the run down.
+        "evaluate": {"enabled": False},
     }
     config.update(overrides)
     path = folder / "config.yaml"

@@ -148,19 +148,14 @@ def compare_models(
 def cv_estimates(manifest: Mapping[str, Any], /) -> dict[tuple[str, str], dict[str, str]]:
     """(arm, model) → metric → the run's cross-validated estimate as `mean ± std`.
 
-    The evaluation names the configured sampler's arm after the sampler (`SMOTE`); here that
-    arm is `as published`. A run without a sampler published its original rows, so there
-    `as published` gets the `no resampling` estimate. Empty when the manifest has no
-    evaluation, or the evaluation was skipped.
+    The evaluation names the arm whose rows the run published (`published_arm`: the
+    configured or picked sampler, or `no resampling`); here that arm is `as published`.
+    Empty when the manifest has no evaluation, or the evaluation was skipped.
     """
     entry = manifest.get("evaluation") or {}
     if not entry or entry.get("skipped"):
         return {}
-    rebalance = manifest.get("rebalance") or {}
-    named = (rebalance.get("sampler"), rebalance.get("requested"))
-    published = {str(name).lower() for name in named if name}
-    if not rebalance.get("sampler"):
-        published.add(NO_RESAMPLING)
+    published = entry.get("published_arm")
     estimates: dict[tuple[str, str], dict[str, str]] = {}
     for result in entry.get("results", []):
         if result.get("failed") or not result.get("metrics"):
@@ -169,7 +164,7 @@ def cv_estimates(manifest: Mapping[str, Any], /) -> dict[tuple[str, str], dict[s
         arm, model = result["arm"], result["model"]
         if arm in (NO_RESAMPLING, CLASS_WEIGHTS):
             estimates[arm, model] = shown
-        if arm.lower() in published:
+        if arm == published:
             estimates[PUBLISHED, model] = shown
     return estimates
 

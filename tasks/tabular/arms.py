@@ -16,12 +16,14 @@ import polars as pl
 
 from rebalance.config import TabularConfig
 from rebalance.config.tabular import AUTO, CLASS_WEIGHTS
+from rebalance.errors import SamplerError
 from tasks.core.columns import Columns
 from tasks.core.contract import Evaluated
 from tasks.core.frames import row_count
 from tasks.tabular import evaluation, samplers
-from tasks.tabular.evaluation_report import EVALUATION_CHART, render_chart, render_evaluation
-from tasks.tabular.resample import feature_kinds, prepare_sampler, sampler_matrix
+from tasks.tabular.evaluation_report import CHART_FILE, render_evaluation, render_evaluation_chart
+from tasks.tabular.kinds import feature_kinds
+from tasks.tabular.sampler_setup import fit_neighbours, object_matrix, prepare_sampler
 
 ROW_NUMBER = "__evaluate_row"
 # The arm name of the `class_weights` candidate of `rebalance.sampler: auto`.
@@ -40,7 +42,10 @@ def evaluate_table(
         train, label=columns.label, rows=options.max_rows, minimum=options.n_splits, seed=seed
     )
     numeric, categorical = feature_kinds(frame, columns)
-    x = sampler_matrix(frame, columns, numeric, categorical)
+    # One matrix for every arm: numbers as floats, categorical columns as their values (what
+    # SMOTENC and the random samplers take); a sampler that needs them one-hot encoded gets
+    # them so through `OneHotSampler`.
+    x = object_matrix(frame, columns.features, numeric)
     y = frame[columns.label].to_numpy()
     positions = {name: index for index, name in enumerate(columns.features)}
     sampler_names = _samplers_to_compare(config)
@@ -136,18 +141,19 @@ def _fold_sampler(
     seed: int,
 ):
     """A factory of the sampler for one fold's training labels (k lowered to what they allow)."""
+    features = list(columns.features)
+
+    def _positions_of(names: list[str]) -> list[int]:
+        return [features.index(name) for name in names]
 
     def make(labels: np.ndarray) -> Any:
         prepared = prepare_sampler(
-            name,
-            params,
-            columns=columns,
-            numeric=numeric,
-            categorical=categorical,
-            labels=labels,
-            seed=seed,
+            name, params, columns=columns, numeric=numeric, categorical=categorical, seed=seed
         )
-        return prepared.for_matrix()
+        fit_neighbours(prepared.estimator, labels)
+        if categorical and not prepared.takes_any_values:
+            return OneHotSampler(prepared.estimator, categorical=_positions_of(categorical))
+        return prepared.estimator
 
     return make
 
@@ -173,3 +179,34 @@ def _stratified_rows(
     share = pl.col(label).replace_strict(keep, return_dtype=pl.Float64)
     sampled = frame.with_row_index(ROW_NUMBER).filter(draw < share).drop(ROW_NUMBER)
     return sampled.collect(engine="streaming")
+
+
+class OneHotSampler:
+    """A row-choosing sampler (Tomek links, edited nearest neighbours, ...) on a matrix whose
+    categorical columns hold values: it chooses on their one-hot encoding, as the rebalance
+    step's sampler does, and returns the chosen rows as they were."""
+
+    def __init__(self, sampler: Any, *, categorical: list[int]) -> None:
+        self.sampler = sampler
+        self.categorical = categorical
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # what sklearn's clone reads
+        return {"sampler": self.sampler, "categorical": self.categorical}
+
+    def set_params(self, **params: Any) -> OneHotSampler:
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def fit_resample(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        numeric = [index for index in range(x.shape[1]) if index not in self.categorical]
+        encoded = pl.DataFrame(
+            {str(index): x[:, index].astype(str) for index in self.categorical}
+        ).to_dummies()
+        matrix = np.hstack([x[:, numeric].astype(np.float64), encoded.to_numpy()])
+        _, resampled_y = self.sampler.fit_resample(matrix, y)
+        chosen = getattr(self.sampler, "sample_indices_", None)
+        if chosen is None:
+            msg = f"{type(self.sampler).__name__} makes new rows and cannot take categorical ones"
+            raise SamplerError(msg)
+        return x[chosen], resampled_y

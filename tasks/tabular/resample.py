@@ -19,6 +19,14 @@ from tasks.core.contract import Resampled
 from tasks.tabular import samplers
 from tasks.tabular.kinds import categorical_features, feature_kinds, kind_notes
 from tasks.tabular.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_large
+from tasks.tabular.sampler_setup import (
+    are_names,
+    fit_neighbours,
+    float_matrix,
+    object_matrix,
+    positions,
+    prepare_sampler,
+)
 
 
 def rebalance_table(
@@ -44,9 +52,9 @@ def rebalance_table(
         SamplerError: the sampler cannot run on this data; the message says what to use.
     """
     named = params.get("categorical_features")
-    if _are_names(named):
+    if are_names(named):
         # Names declare columns, as `categorical_columns` does (the config folds them in).
-        _positions(named, columns.features)  # one line for a name that is not a feature
+        positions(named, columns.features)  # one line for a name that is not a feature
         declared = tuple(dict.fromkeys([*columns.categorical, *named]))
         columns = dataclasses.replace(columns, categorical=declared)
     if sampler.lower() == samplers.NO_SAMPLER:
@@ -63,24 +71,11 @@ def rebalance_table(
         raise SamplerError(msg)
     numeric, categorical = feature_kinds(train, columns)
     _refuse_identifier_like(train, categorical)
-    name = samplers.sampler_class(sampler).__name__
-    params = dict(params)
-    notes: list[str] = []
-    if categorical and name == "SMOTE":
-        name = "SMOTEN" if not numeric else "SMOTENC"
-        notes.append(f"SMOTE ran as {name} because of categorical columns {categorical}")
-    if name == "SMOTENC":
-        # imblearn takes column positions for a numpy matrix; users name columns. Names
-        # were declared above: pass every categorical column, string ones included.
-        named = categorical if named is None or _are_names(named) else named
-        params["categorical_features"] = _positions(named, columns.features)
-    samplers.refuse_categorical(name, categorical)
-    estimator = samplers.build_sampler(name, params, seed=seed)
-    fallback = samplers.vectorised_fallback(name)
-    if fallback:
-        notes.append(fallback)
-
     labels = train[columns.label].to_numpy()
+    prepared = prepare_sampler(
+        sampler, params, columns=columns, numeric=numeric, categorical=categorical, seed=seed
+    )
+    name, estimator, notes = prepared.name, prepared.estimator, list(prepared.notes)
     refuse_if_too_large(
         sampler=name,
         rows=train.height,
@@ -88,13 +83,13 @@ def rebalance_table(
         new_rows=_new_rows(estimator, labels),
     )
     if name in samplers.ANY_VALUES:
-        features = _object_matrix(train, columns.features, numeric)
+        features = object_matrix(train, columns.features, numeric)
     else:
-        features = _float_matrix(train, numeric, categorical)
-    note = _fit_neighbours(estimator, labels)
+        features = float_matrix(train, numeric, categorical)
+    note = fit_neighbours(estimator, labels)
     if note:
         notes.append(note)
-    if samplers.interpolates(name, params):
+    if samplers.interpolates(name, estimator.get_params(deep=False)):
         notes += kind_notes(train, numeric, sampler=name)
     try:
         resampled_x, resampled_y = estimator.fit_resample(features, labels)
@@ -157,91 +152,6 @@ def _new_rows(estimator: Any, labels: np.ndarray) -> int:
     except ValueError:
         return 0  # fit_resample reports it, with imblearn's own message
     return sum(max(int(extra), 0) for extra in strategy.values())
-
-
-def _are_names(categorical_features: Any) -> bool:
-    """Whether SMOTENC's `categorical_features` names columns (not positions, a mask, "auto")."""
-    return (
-        isinstance(categorical_features, list | tuple)
-        and bool(categorical_features)
-        and all(isinstance(name, str) for name in categorical_features)
-    )
-
-
-def _positions(names: list[Any], features: tuple[str, ...]) -> list[int]:
-    positions = []
-    for name in names:
-        if isinstance(name, int):
-            positions.append(name)
-        elif name in features:
-            positions.append(features.index(name))
-        else:
-            msg = (
-                f"rebalance.params.categorical_features names '{name}', which is not a "
-                f"feature column ({', '.join(features)})"
-            )
-            raise SamplerError(msg)
-    return positions
-
-
-def _object_matrix(frame: pl.DataFrame, features: tuple[str, ...], numeric: list[str]):
-    """Numeric columns as floats, others as their Python values, in one object array."""
-    if len(numeric) == len(features):
-        return frame.select(features).cast(pl.Float64).to_numpy()
-    matrix = np.empty((frame.height, len(features)), dtype=object)
-    for index, name in enumerate(features):
-        column = frame[name]
-        if name in numeric:
-            matrix[:, index] = column.cast(pl.Float64).to_numpy()
-        else:
-            matrix[:, index] = (
-                column.cast(pl.String).to_numpy()
-                if column.dtype != pl.Boolean
-                else column.to_numpy()
-            )
-    return matrix
-
-
-def _float_matrix(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
-    """Numeric columns as floats plus categorical columns one-hot encoded (for distances)."""
-    parts = [frame.select(numeric).cast(pl.Float64)] if numeric else []
-    if categorical:
-        encoded = frame.select(pl.col(categorical).cast(pl.String)).to_dummies()
-        parts.append(encoded.cast(pl.Float64))
-    return pl.concat(parts, how="horizontal").to_numpy()
-
-
-def _fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
-    """Lower k for the smallest class that the sampler will oversample."""
-    from imblearn.over_sampling import SMOTE
-    from imblearn.utils import check_sampling_strategy
-
-    if samplers.sampler_name(estimator) in ("SMOTEENN", "SMOTETomek"):
-        # Their SMOTE step is an estimator param: lower its k, keep their strategy and seed.
-        inner = estimator.smote or SMOTE(
-            sampling_strategy=estimator.sampling_strategy, random_state=estimator.random_state
-        )
-        note = _fit_neighbours(inner, labels)
-        if note:
-            estimator.set_params(smote=inner)
-        return note
-    if samplers.sampler_name(estimator) not in samplers.WITHIN_CLASS_NEIGHBOURS:
-        return None
-    try:
-        strategy = check_sampling_strategy(
-            estimator.sampling_strategy, labels, estimator._sampling_type
-        )
-    except ValueError as exc:
-        samplers.raise_sampler_failure(samplers.sampler_name(estimator), exc)
-    grown = [name for name, extra in strategy.items() if extra > 0]
-    if not grown:
-        return None
-    names, counts = np.unique(labels, return_counts=True)
-    sizes = {name: int(count) for name, count in zip(names.tolist(), counts, strict=True)}
-    smallest_class = min(grown, key=lambda name: sizes[name])
-    return samplers.lower_neighbours(
-        estimator, smallest=sizes[smallest_class], smallest_class=smallest_class
-    )
 
 
 def _origin_of_rows(estimator, features, labels, resampled_x, resampled_y) -> np.ndarray:

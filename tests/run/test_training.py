@@ -121,6 +121,7 @@ def _with_evaluation(manifest: dict, *, sampler: str | None) -> dict:
     if sampler:
         scores[sampler] = (0.83, 0.03)
     entry = evaluation_with(scores, n_splits=5, repeats_run=3).as_manifest()
+    entry["published_arm"] = sampler or "no resampling"
     rebalance = {"requested": sampler or "none", "sampler": sampler, "params": {}}
     return {**manifest, "rebalance": rebalance, "evaluation": json.loads(json.dumps(entry))}
 
