@@ -71,6 +71,7 @@ def test_config_parameters_are_relative_to_the_project_root(monkeypatch):
         "random_state": None,
         "sampler": "SMOTE",
         "params": {"sampling_strategy": "auto", "k_neighbors": 5},
+        "candidates": ["class_weights", "RandomOverSampler", "SMOTE", "SMOTETomek"],
     }
 
 
