@@ -178,7 +178,7 @@ def test_score_rows_carry_the_cv_estimate_only_where_there_is_one(tmp_path):
     }
     assert estimated[2]["cv_balanced_accuracy"] == "0.830 ± 0.030"
     other = _with_evaluation(manifest, sampler="SMOTE")
-    other["rebalance"] = {"requested": "ADASYN", "sampler": "ADASYN", "params": {}}
+    other["evaluation"] = {**other["evaluation"], "published_arm": "ADASYN"}
     unmatched = score_rows(comparison, other)
     assert unmatched[2]["arm"] == "as published"
     assert unmatched[2]["cv_macro_f1"] is None  # no ADASYN arm in the evaluation
