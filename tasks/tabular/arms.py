@@ -161,18 +161,20 @@ def _fold_sampler(
 def _stratified_rows(
     train: pl.DataFrame | pl.LazyFrame, /, *, label: str, rows: int, minimum: int, seed: int
 ) -> pl.DataFrame:
-    """At most about `rows` training rows, each class keeping its share (and at least
-    `minimum` rows where it has them); read lazily, so a streamed split is never collected
-    whole."""
+    """About `rows` training rows, each class keeping its share (a class whose share is under
+    2 × `minimum` rows keeps all its rows); read lazily, so a streamed split is never
+    collected whole."""
     frame = train.lazy()
     total = row_count(train)
     if total <= rows:
         return frame.collect(engine="streaming")
     counts = frame.group_by(label).len().collect(engine="streaming")
-    keep = {
-        value: min(1.0, max(rows * count / total, minimum) / count)
-        for value, count in zip(counts[label].to_list(), counts["len"].to_list(), strict=True)
-    }
+    keep = {}
+    for value, count in zip(counts[label].to_list(), counts["len"].to_list(), strict=True):
+        share = rows * count / total
+        # A draw keeps about `share` rows; a class that would get few keeps all of its rows,
+        # so every fold still holds some.
+        keep[value] = 1.0 if share < 2 * minimum else min(1.0, share / count)
     # A seeded hash of the row number, compared with each class's share: no sort, no shuffle
     # of the whole split, the same rows on every rerun.
     draw = pl.col(ROW_NUMBER).hash(seed).cast(pl.Float64) / 2.0**64

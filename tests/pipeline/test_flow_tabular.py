@@ -18,7 +18,8 @@ pytestmark = pytest.mark.flow
 
 @pytest.fixture(scope="module")
 def loans_run(prefect_harness, tmp_path_factory):
-    """One SMOTE run on a mixed table with stray label spaces and a null to drop."""
+    """One SMOTE run on a mixed table with stray label spaces and a null to drop, with the
+    cross-validated evaluation (one repeat of 5 folds)."""
     from flows.rebalance_flow import rebalance_dataset
 
     folder = tmp_path_factory.mktemp("loans")
@@ -27,7 +28,13 @@ def loans_run(prefect_harness, tmp_path_factory):
     )
     frame.write_csv(folder / "loans.csv")
     config = load_config(
-        write_config(folder, "loans.csv", validation={"null_policy": "drop"}, retries=1)
+        write_config(
+            folder,
+            "loans.csv",
+            validation={"null_policy": "drop"},
+            evaluate={"n_repeats": 1},
+            retries=1,
+        )
     )
     run_dir = rebalance_dataset(config)
     return frame, config, os.fspath(run_dir)
@@ -111,6 +118,29 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
     assert "validation/data_docs/index.html" in manifest["files"]
 
 
+def test_the_evaluation_compares_the_arms_on_train_folds_in_manifest_and_report(loans_run):
+    _, _, run_dir = loans_run
+    manifest = _manifest(run_dir)
+    entry = manifest["evaluation"]
+    report = Path(run_dir, "report.md").read_text()
+
+    assert entry["arms"] == ["no resampling", "class weights", "SMOTE"]
+    assert entry["published_arm"] == "SMOTE"
+    # Only the training split's original rows: 280 of the 399 kept rows.
+    assert entry["rows"]["available"] == manifest["rows"]["train"]
+    assert entry["folds"]["total"] == 5
+    verdicts = {
+        (result["arm"], result["model"]): result["verdict"]
+        for result in entry["results"]
+        if result["arm"] != "no resampling"
+    }
+    assert len(verdicts) == 4
+    assert set(verdicts.values()) <= {"helps", "hurts", "mixed", "cannot tell at this data size"}
+    assert "evaluate" in manifest["timings_seconds"]
+    assert "evaluation.png" in manifest["files"]
+    assert "![cross-validated scores per arm, mean ± std](evaluation.png)" in report
+
+
 def test_the_manifest_and_report_count_the_row_dropped_for_its_null(loans_run):
     _, _, run_dir = loans_run
     validation = _manifest(run_dir)["validation"]
@@ -137,8 +167,10 @@ def test_the_run_publishes_a_balance_report_and_a_counts_table_artifact(loans_ru
     assert set(mine) == {"t-balance", "t-counts"}
     markdown = mine["t-balance"].data
     assert "| Approved |" in markdown
-    chart = markdown.split("](data:image/png;base64,")[1].split(")")[0]
-    assert base64.b64decode(chart).startswith(b"\x89PNG")
+    charts = [part.split(")")[0] for part in markdown.split("](data:image/png;base64,")[1:]]
+    assert len(charts) == 2  # the balance chart and the evaluation's
+    assert all(base64.b64decode(chart).startswith(b"\x89PNG") for chart in charts)
+    assert "## Does rebalancing help? Cross-validated estimate" in markdown
     assert "SMOTENC" in markdown and "effective number" in markdown
     table = (
         json.loads(mine["t-counts"].data)
@@ -162,7 +194,7 @@ def test_same_seed_gives_byte_identical_outputs(loans_run):
 
     first = _manifest(run_dir)["files"]
     second = _manifest(again)["files"]
-    for name in ("train.parquet", "val.parquet", "test.parquet", "balance.png"):
+    for name in ("train.parquet", "val.parquet", "test.parquet", "balance.png", "evaluation.png"):
         assert first[name] == second[name], name
 
 
