@@ -62,6 +62,7 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         sampler=rebalance["sampler"],
         params=rebalance["params"],
         notes=manifest["notes"],
+        conflicts=rebalance.get("conflicts"),
         weights=[
             (name, balanced, weights["effective_number"]["weights"][name])
             for name, balanced in weights["balanced"]["weights"].items()
