@@ -106,3 +106,25 @@ def test_class_weights_json_gives_ordered_weights_matching_the_label_encoding():
     effective = weights["effective_number"]["ordered"]
     assert sum(effective) == pytest.approx(2)
     assert effective[0] > effective[1]
+
+
+def test_a_paraphrase_equal_to_a_text_of_another_class_is_rejected_and_replaced():
+    sources = {"b": [Source(1, "one"), Source(2, "two")]}
+
+    def produce(variant, labels, texts):
+        return [f"{text} {variant}" for text in texts]
+
+    # "one 0" is a "c" in val (written otherwise); "two 0" is a "b" in test: its own class.
+    originals = {normalise_text("ONE  0"): frozenset({"c"}), "two 0": frozenset({"b"})}
+    accepted, stats = paraphrase(
+        sources,
+        {"b": 2},
+        variants=[0, 1],
+        produce=produce,
+        gate=Gate(0, 10),
+        existing=set(),
+        originals=originals,
+    )
+
+    assert [c.text for c in accepted] == ["two 0", "one 1"]
+    assert stats["b"].rejected == {"identical_to_other_class": 1}
