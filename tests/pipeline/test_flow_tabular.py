@@ -86,6 +86,9 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
         == manifest["counts"]["after"]["train"]["Rejected"]
     )
     assert manifest["rebalance"]["sampler"] == "SMOTENC"
+    # Numeric columns make a synthetic row equal to a real one of the other class unlikely.
+    assert manifest["rebalance"]["conflicts"]["found"] == 0
+    assert "0 found, 0 replaced, 0 dropped" in Path(run_dir, "report.md").read_text()
     assert set(manifest["class_weights"]) >= {"balanced", "effective_number", "classes"}
     assert {"ingest", "validate", "split", "rebalance"} <= set(manifest["timings_seconds"])
     for relative, digest in manifest["files"].items():
