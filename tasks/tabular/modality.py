@@ -9,6 +9,7 @@ import polars as pl
 
 from rebalance.config import TabularConfig
 from tasks.core.columns import Columns
+from tasks.core.conflicts import split_identities
 from tasks.core.contract import Checked, Ingested, Modality, Resampled
 from tasks.core.frames import INGESTED_FILE, write_parquet
 from tasks.tabular import samplers
@@ -70,6 +71,13 @@ class TabularModality(Modality[TabularConfig]):
         run_dir: Path,
         /,
     ) -> Resampled:
+        # Val and test are in the run folder: no synthetic row may contradict one of them.
+        holdout = split_identities(
+            run_dir,
+            identify=lambda frame: self.sample_identity(frame, columns),
+            label=columns.label,
+            batch_rows=config.streaming.batch_rows,
+        )
         if isinstance(train, pl.LazyFrame):
             if streams(config.rebalance.sampler, config.rebalance.params):
                 return resample_streaming(
@@ -79,6 +87,8 @@ class TabularModality(Modality[TabularConfig]):
                     params=config.rebalance.params,
                     seed=config.random_state,
                     output=run_dir / "train.parquet",
+                    holdout=holdout,
+                    batch_rows=config.streaming.batch_rows,
                 )
             # A k-NN sampler needs the rows in memory; rebalance_table's guard refuses up
             # front when its matrices cannot fit.
@@ -89,6 +99,7 @@ class TabularModality(Modality[TabularConfig]):
             sampler=config.rebalance.sampler,
             params=config.rebalance.params,
             seed=config.random_state,
+            holdout=holdout,
         )
         write_parquet(resampled.frame, run_dir / "train.parquet")
         return resampled
