@@ -260,11 +260,14 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: CommonC
         holdout_sha256=splits.holdout_sha256,
         sample_keys=lambda frame: modality.split_keys(frame, columns, config),
         output_columns=modality.output_columns(),
+        sample_identity=lambda frame: modality.sample_identity(frame, columns),
     )
     # A streamed table's copies as ingested and as split: no longer needed.
     for name in SCRATCH_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    get_run_logger().info("invariants hold: val/test untouched, no leak, counts match")
+    get_run_logger().info(
+        "invariants hold: val/test untouched, no leak, counts match, no contradicting sample"
+    )
 
 
 @step("publish")

@@ -15,6 +15,7 @@ import polars as pl
 from rebalance.errors import RebalanceError
 from tasks.core.classes import counts_by_name, label_counts
 from tasks.core.columns import SYNTHETIC
+from tasks.core.conflicts import contradicting, labelled_identities
 from tasks.core.files import file_sha256
 from tasks.core.frames import batches, row_count
 
@@ -47,6 +48,7 @@ def check_run_invariants(
     holdout_sha256: dict[str, str],
     sample_keys: Callable[[pl.DataFrame], pl.Series | None],
     output_columns: Mapping[str, str | None] | None = None,
+    sample_identity: Callable[[pl.DataFrame], pl.Series] | None = None,
 ) -> None:
     """Check the run folder before it is published.
 
@@ -54,7 +56,9 @@ def check_run_invariants(
     - no val/test sample has an exact duplicate (by `sample_keys`) among original train samples;
     - the original train samples are exactly split rows (all of them unless the sampler
       removes rows);
-    - class counts in the files match `manifest` (manifest.json as written).
+    - class counts in the files match `manifest` (manifest.json as written);
+    - no synthetic sample is identical (by `sample_identity`, the modality's) to an original
+      sample of another class in train, val or test.
 
     `output_columns` maps a train.parquet column to the split column it holds (None: a column
     the modality rewrites, such as an image's path inside the run folder).
@@ -80,6 +84,8 @@ def check_run_invariants(
     _check_originals(_as_split_columns(originals, output_columns or {}), split_train, manifest)
     _check_no_leak(originals, holdouts, sample_keys)
     _check_counts(label, train, holdouts, manifest)
+    if sample_identity is not None:
+        _check_no_contradiction(label, train, originals, holdouts, sample_identity)
 
 
 def _collect(frame: pl.LazyFrame, expression: pl.Expr):
@@ -123,6 +129,26 @@ def _check_no_leak(originals, holdouts, sample_keys) -> None:
             keys = sample_keys(batch)
             if keys is not None and keys.is_in(known).any():
                 _fail(f"a sample of {split}.parquet has an exact duplicate in train")
+
+
+def _check_no_contradiction(label, train, originals, holdouts, sample_identity) -> None:
+    # The synthetic samples' distinct identities in memory; the originals a batch at a time.
+    synthetic = [
+        labelled_identities(sample_identity(batch), batch[label])
+        for batch in batches(train.filter(pl.col(SYNTHETIC)), rows=BATCH_ROWS)
+    ]
+    if not synthetic:
+        return
+    known = pl.concat(synthetic).unique()
+    if known.is_empty():
+        return
+    for split, frame in {"train": originals, **holdouts}.items():
+        for batch in batches(frame, rows=BATCH_ROWS):
+            if contradicting(sample_identity(batch), batch[label], originals=known).any():
+                _fail(
+                    "train.parquet holds a synthetic sample identical to an original sample "
+                    f"of another class in {split}.parquet"
+                )
 
 
 def _check_counts(label, train, holdouts, manifest) -> None:

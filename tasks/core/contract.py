@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import polars as pl
 
 from tasks.core.columns import Columns
+from tasks.core.conflicts import Conflicts, table_identity
 from tasks.core.files import file_sha256
 from tasks.core.frames import write_parquet
 
@@ -100,6 +101,9 @@ class Resampled(Generic[FactsT]):
     facts: FactsT = NO_FACTS  # type: ignore[assignment]
     # Markdown sections for the report (the augmentation, the paraphrases, ...).
     report_sections: tuple[str, ...] = ()
+    # Synthetic samples found identical to an original of another class, and what became of
+    # them (None: the modality did not look).
+    conflicts: Conflicts | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,12 @@ class Modality(Protocol[ConfigT]):
         if config.split.keep_duplicates_together and columns.features:
             return frame.select(columns.features).hash_rows(seed=0)
         return None
+
+    def sample_identity(self, frame: pl.DataFrame, columns: Columns, /) -> pl.Series:
+        """Each sample's identity, from its features only: two samples with equal identities
+        are the same sample, so a synthetic one must not carry another class than an original.
+        By default a hash of the feature columns' values as written (`table_identity`)."""
+        return table_identity(frame, columns.features)
 
     def write_holdout(
         self, frame: pl.DataFrame, split: str, columns: Columns, config: ConfigT, run_dir: Path, /

@@ -25,6 +25,11 @@ TABLE_EXTENSIONS = (".csv", ".parquet", ".pq")
 PATH = "path"
 BYTES = "bytes"
 SHA256 = "sha256"
+# What "identical" means for two images (`image_identity`), for the manifest and report.
+IMAGE_IDENTITY = (
+    "equal file bytes: the sha256 of the image file (an original's as indexed, a generated "
+    "image's as encoded); equal pixels written with another encoding are not identical"
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,11 @@ class ImageIndex:
     root: Path
     # sha256 over every (path, label, content hash): changes when any image changes.
     listing_sha256: str
+
+
+def image_identity(frame: pl.DataFrame, /) -> pl.Series:
+    """Each image's identity: its content hash (`sha256`), in every index and split file."""
+    return frame[SHA256]
 
 
 def dataset_root(source: Path, /) -> Path:

@@ -21,10 +21,11 @@ import polars as pl
 
 from rebalance.config import ImageConfig
 from tasks.core.columns import Columns
+from tasks.core.conflicts import split_identities
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import write_parquet
-from tasks.images.index import PATH, SHA256, dataset_root, read_index
+from tasks.images.index import PATH, SHA256, dataset_root, image_identity, read_index
 from tasks.images.originals import SOURCE_PATH, place_originals
 from tasks.images.pipeline import build_pipeline, describe
 from tasks.images.rebalance import rebalance_images
@@ -81,6 +82,9 @@ class ImageModality(Modality[ImageConfig]):
         # Identical bytes under two names must not sit in train and in val/test.
         return frame[SHA256] if config.split.keep_duplicates_together else None
 
+    def sample_identity(self, frame: pl.DataFrame, columns: Columns, /) -> pl.Series:
+        return image_identity(frame)
+
     def write_holdout(
         self,
         frame: pl.DataFrame,
@@ -109,7 +113,9 @@ class ImageModality(Modality[ImageConfig]):
         *,
         evaluated: Evaluated = NOT_EVALUATED,
     ) -> Resampled:
-        return rebalance_images(train, config=config, run_dir=run_dir)
+        # Val and test are in the run folder: no generated image may repeat one of another class.
+        holdout = split_identities(run_dir, identify=image_identity, label=config.label)
+        return rebalance_images(train, config=config, run_dir=run_dir, holdout=holdout)
 
     def output_columns(self) -> Mapping[str, str | None]:
         # train.parquet's path is the copy inside the run folder; source_path is the split's path.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,14 @@ from rebalance.errors import DataError
 from tasks.core.artifacts import png_data_uri, publish_markdown
 from tasks.core.classes import class_counts
 from tasks.core.columns import SYNTHETIC
+from tasks.core.conflicts import LABEL, Conflicts, contradicting, original_identities
 from tasks.core.contract import Resampled
 from tasks.core.fanout import Progress, Shards
 from tasks.core.frames import write_parquet
 from tasks.core.markdown import escape_markdown, render
 from tasks.core.targets import class_targets
 from tasks.images.augment import augment_shard, plan_jobs
-from tasks.images.index import PATH, SHA256, dataset_root
+from tasks.images.index import IMAGE_IDENTITY, PATH, SHA256, dataset_root, image_identity
 from tasks.images.originals import AUGMENTATION, SOURCE_PATH, place_originals
 from tasks.images.pipeline import (
     PIPELINE_FILE,
@@ -78,12 +79,19 @@ class AugmentationFacts:
 
 
 def rebalance_images(
-    train: pl.DataFrame, /, *, config: ImageConfig, run_dir: Path
+    train: pl.DataFrame,
+    /,
+    *,
+    config: ImageConfig,
+    run_dir: Path,
+    holdout: pl.DataFrame | None = None,
 ) -> Resampled[AugmentationFacts]:
     """Fill each class of the training split up to its target with augmented copies.
 
     Undersamples classes above the target when `rebalance.undersample` is on. Writes the
     train tree, `train.parquet`, the pipeline file and the contact sheet into `run_dir`.
+    A generated image identical to an original of another class (in the training split or
+    in `holdout`, val's and test's `labelled_identities`) is dropped (`drop_contradicting`).
     """
     settings = config.rebalance
     label, seed, root = config.label, config.random_state, dataset_root(config.source)
@@ -140,6 +148,12 @@ def rebalance_images(
         )
     results = [done for shard in by_shard for done in shard]
     elapsed = time.perf_counter() - started
+    planned = len(jobs)
+    jobs, results, conflicts = drop_contradicting(
+        jobs,
+        results,
+        originals=original_identities(train, holdout, identify=image_identity, label=label),
+    )
 
     generated = _generated_rows(jobs, results, label=label, schema=originals.schema)
     _refuse_name_clashes(originals, generated)
@@ -148,9 +162,8 @@ def rebalance_images(
     save_pipeline(compose, run_dir / PIPELINE_FILE)
 
     uses_by_class: dict[Any, list[int]] = defaultdict(list)
-    for job in jobs:
-        if job["index"] == 0:
-            uses_by_class[job["label"]].append(job["uses"])
+    for (name, _), uses in Counter((job["label"], job["source_path"]) for job in jobs).items():
+        uses_by_class[name].append(uses)
     for name, plan in per_class.items():
         made = sum(1 for job in jobs if job["label"] == name)
         used = uses_by_class.get(name, [])
@@ -162,7 +175,7 @@ def rebalance_images(
         )
     notes += _result_notes(results)
     sheet = _contact_sheet(jobs, results, root=root, run_dir=run_dir)
-    rate = len(jobs) / elapsed if jobs and elapsed > 0 else None
+    rate = planned / elapsed if planned and elapsed > 0 else None
     facts = AugmentationFacts(
         pipeline_file=PIPELINE_FILE,
         pipeline=pipeline,
@@ -171,7 +184,7 @@ def rebalance_images(
         shards=len(shards),
         shard_size=settings.shard_size,
         originals=how,
-        generated=len(jobs),
+        generated=planned,
         augment_seconds=round(elapsed, 3),
         images_per_second=round(rate, 1) if rate else None,
     )
@@ -190,6 +203,44 @@ def rebalance_images(
         notes=notes,
         facts=facts,
         report_sections=(render(TEMPLATE, facts=facts),),
+        conflicts=conflicts,
+    )
+
+
+def drop_contradicting(
+    jobs: list[dict[str, Any]], results: list[dict[str, Any]], /, *, originals: pl.DataFrame
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Conflicts]:
+    """Drop generated images identical to an original image of another class.
+
+    An augmentation that changes nothing re-encodes its source; when the same image is in
+    the data under two classes, that copy repeats an original of the other class. Each job
+    has its own seed and no spare candidates, so such an image is dropped (its file removed),
+    not replaced.
+
+    Args:
+        jobs: The planned images (`plan_jobs`), each with its `label`.
+        results: What `augment_shard` made of each, in the same order (`file`, `sha256`).
+        originals: `labelled_identities` of the original images (train, val, test).
+
+    Returns:
+        The jobs and results kept, and the counts per class.
+    """
+    if not jobs:
+        return jobs, results, Conflicts(IMAGE_IDENTITY)
+    bad = contradicting(
+        pl.Series([done["sha256"] for done in results], dtype=pl.String),
+        pl.Series([job["label"] for job in jobs], dtype=originals.schema[LABEL]),
+        originals=originals,
+    ).to_list()
+    found = Counter(job["label"] for job, drop in zip(jobs, bad, strict=True) if drop)
+    for done, drop in zip(results, bad, strict=True):
+        if drop:
+            Path(done["file"]).unlink(missing_ok=True)
+    kept = [index for index, drop in enumerate(bad) if not drop]
+    return (
+        [jobs[index] for index in kept],
+        [results[index] for index in kept],
+        Conflicts.counted(IMAGE_IDENTITY, found=found, dropped=found),
     )
 
 

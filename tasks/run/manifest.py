@@ -157,6 +157,8 @@ def build_manifest(
             "params": resampled.params,
             "random_state": config.random_state,
             **resampled.facts.as_manifest(),
+            # Synthetic samples identical to an original of another class: replaced, dropped.
+            "conflicts": resampled.conflicts.as_manifest() if resampled.conflicts else None,
         },
         "evaluation": evaluated.entry,
         "class_weights": class_weights(

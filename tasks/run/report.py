@@ -96,6 +96,7 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         sampler=rebalance["sampler"],
         params=rebalance["params"],
         notes=manifest["notes"],
+        conflicts=rebalance.get("conflicts"),
         weight_note=weights["note"],
         weight_sets=[
             (title, weights[key]["use_for"], weight_rows(weights, key))

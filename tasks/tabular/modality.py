@@ -11,6 +11,7 @@ import polars as pl
 from rebalance.config import TabularConfig
 from rebalance.config.tabular import AUTO, CLASS_WEIGHTS
 from tasks.core.columns import Columns
+from tasks.core.conflicts import split_identities
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.frames import INGESTED_FILE, write_parquet
 from tasks.tabular import samplers
@@ -102,6 +103,13 @@ class TabularModality(Modality[TabularConfig]):
         return dataclasses.replace(resampled, requested=config.rebalance.sampler)
 
     def _resample(self, train, columns, config, run_dir, sampler, params) -> Resampled:
+        # Val and test are in the run folder: no synthetic row may contradict one of them.
+        holdout = split_identities(
+            run_dir,
+            identify=lambda frame: self.sample_identity(frame, columns),
+            label=columns.label,
+            batch_rows=config.streaming.batch_rows,
+        )
         if isinstance(train, pl.LazyFrame):
             if streams(sampler, params):
                 return resample_streaming(
@@ -111,6 +119,8 @@ class TabularModality(Modality[TabularConfig]):
                     params=params,
                     seed=config.random_state,
                     output=run_dir / "train.parquet",
+                    holdout=holdout,
+                    batch_rows=config.streaming.batch_rows,
                 )
             # A k-NN sampler needs the rows in memory; rebalance_table's guard refuses up
             # front when its matrices cannot fit.
@@ -121,6 +131,7 @@ class TabularModality(Modality[TabularConfig]):
             sampler=sampler,
             params=params,
             seed=config.random_state,
+            holdout=holdout,
         )
         write_parquet(resampled.frame, run_dir / "train.parquet")
         return resampled

@@ -14,18 +14,20 @@ import numpy as np
 import polars as pl
 
 from rebalance.errors import SamplerError
+from tasks.core.classes import class_counts
 from tasks.core.columns import SYNTHETIC, Columns
+from tasks.core.conflicts import TABLE_IDENTITY, Conflicts, original_identities, table_identity
 from tasks.core.contract import Resampled
 from tasks.tabular import samplers
 from tasks.tabular.kinds import categorical_features, feature_kinds, kind_notes
 from tasks.tabular.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_large
+from tasks.tabular.redraw import REDRAWS, replace_contradicting
 from tasks.tabular.sampler_setup import (
     are_names,
     fit_neighbours,
-    float_matrix,
-    object_matrix,
     positions,
     prepare_sampler,
+    sampler_matrix,
 )
 
 
@@ -37,6 +39,7 @@ def rebalance_table(
     sampler: str,
     params: dict[str, Any],
     seed: int,
+    holdout: pl.DataFrame | None = None,
 ) -> Resampled:
     """Resample the training split; returns it with an `is_synthetic` column.
 
@@ -47,6 +50,8 @@ def rebalance_table(
     categorical columns one-hot encoded. k of within-class k-NN samplers is lowered to what
     the smallest class allows. A sampler that interpolates gets a note for each numeric
     column that looks like category codes or a row id.
+    Synthetic rows identical to an original of another class (in train, or in `holdout`:
+    val's and test's `labelled_identities`) are redrawn or dropped (`tasks.tabular.redraw`).
 
     Raises:
         SamplerError: the sampler cannot run on this data; the message says what to use.
@@ -65,6 +70,7 @@ def rebalance_table(
             sampler=None,
             params={},
             categorical=categorical_features(train, columns),
+            conflicts=Conflicts(TABLE_IDENTITY),
         )
     if not columns.features:
         msg = f"sampler {sampler} needs at least one feature column; check `features`"
@@ -82,10 +88,9 @@ def rebalance_table(
         row_bytes=_row_bytes(train, name, numeric, categorical),
         new_rows=_new_rows(estimator, labels),
     )
-    if name in samplers.ANY_VALUES:
-        features = object_matrix(train, columns.features, numeric)
-    else:
-        features = float_matrix(train, numeric, categorical)
+    features = sampler_matrix(
+        train, name, columns=columns, numeric=numeric, categorical=categorical
+    )
     note = fit_neighbours(estimator, labels)
     if note:
         notes.append(note)
@@ -99,6 +104,16 @@ def rebalance_table(
     del features  # a copy of the table no longer needed: lowers the peak while assembling
     synthetic = _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
     del resampled_x, resampled_y  # the synthetic rows are in polars now: free the matrix
+    synthetic, conflicts = _without_contradictions(
+        train,
+        synthetic,
+        holdout,
+        estimator,
+        columns=columns,
+        numeric=numeric,
+        categorical=categorical,
+        seed=seed,
+    )
     frame = _assemble(train, origin, synthetic)
     effective = {
         key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
@@ -114,6 +129,7 @@ def rebalance_table(
         params=effective,
         categorical=categorical,
         notes=notes,
+        conflicts=conflicts,
     )
 
 
@@ -134,7 +150,7 @@ def _refuse_identifier_like(train: pl.DataFrame, categorical: list[str]) -> None
 
 
 def _row_bytes(train: pl.DataFrame, name: str, numeric: list[str], categorical: list[str]) -> int:
-    """Bytes per row of the matrix the sampler gets (see `_object_matrix`, `_float_matrix`)."""
+    """Bytes per row of the matrix the sampler gets (see `sampler_setup.sampler_matrix`)."""
     if name in samplers.ANY_VALUES and categorical:
         return CELL_BYTES * len(numeric) + OBJECT_CELL_BYTES * len(categorical)
     one_hot = sum(train[column].n_unique() for column in categorical)
@@ -242,3 +258,42 @@ def is_plain(value: Any) -> bool:
     if isinstance(value, dict):
         return all(is_plain(key) and is_plain(item) for key, item in value.items())
     return False
+
+
+def _without_contradictions(
+    train, synthetic, holdout, estimator, *, columns, numeric, categorical, seed
+) -> tuple[pl.DataFrame | None, Conflicts]:
+    """The synthetic rows less those identical to an original of another class, with fresh
+    draws of the same sampler in their place where it can draw a count per class."""
+    if synthetic is None:
+        return None, Conflicts(TABLE_IDENTITY)
+    from sklearn.base import clone
+
+    name = samplers.sampler_name(estimator)
+    labels = train[columns.label].to_numpy()
+    sizes = class_counts(train[columns.label])
+
+    def identify(frame: pl.DataFrame) -> pl.Series:
+        return table_identity(frame, columns.features)
+
+    def draw(wanted: dict[Any, int], random_state: int) -> pl.DataFrame | None:
+        # The same sampler (k as lowered, categorical columns) for these classes only.
+        fresh = clone(estimator).set_params(
+            sampling_strategy={label: sizes[label] + count for label, count in wanted.items()},
+            random_state=random_state,
+        )
+        features = sampler_matrix(
+            train, name, columns=columns, numeric=numeric, categorical=categorical
+        )
+        resampled_x, resampled_y = fresh.fit_resample(features, labels)
+        origin = _origin_of_rows(fresh, features, labels, resampled_x, resampled_y)
+        return _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
+
+    return replace_contradicting(
+        synthetic,
+        originals=original_identities(train, holdout, identify=identify, label=columns.label),
+        label=columns.label,
+        identify=identify,
+        seed=seed,
+        draw=draw if name in REDRAWS else None,
+    )

@@ -158,3 +158,13 @@ def fit_neighbours(estimator: Any, labels: np.ndarray) -> str | None:
     return samplers.lower_neighbours(
         estimator, smallest=sizes[smallest_class], smallest_class=smallest_class
     )
+
+
+def sampler_matrix(
+    frame: pl.DataFrame, name: str, *, columns: Columns, numeric: list[str], categorical: list[str]
+) -> np.ndarray:
+    """The matrix sampler `name` gets: categorical columns as values for the samplers that
+    take any values (SMOTENC, SMOTEN, the random ones), else one-hot encoded."""
+    if name in samplers.ANY_VALUES:
+        return object_matrix(frame, columns.features, numeric)
+    return float_matrix(frame, numeric, categorical)

@@ -3,8 +3,10 @@
 RandomUnderSampler and RandomOverSampler (without shrinkage) only choose rows: imblearn
 chooses them from the labels, and a streaming query writes them. Their rows are the same
 as in memory; the copies an over-sampler adds come in training order rather than in
-imblearn's draw order. Every other sampler needs the training split in memory: it is
-collected and goes through `tasks.tabular.resample.rebalance_table` (memory guard included).
+imblearn's draw order. Copies of a row whose features an original of another class also
+has are redrawn or dropped as in memory (`tasks.tabular.redraw`). Every other sampler
+needs the training split in memory: it is collected and goes through
+`tasks.tabular.resample.rebalance_table` (memory guard included).
 The streamed ingest, null check and split live with their in-memory versions.
 """
 
@@ -18,10 +20,12 @@ import numpy as np
 import polars as pl
 
 from tasks.core.columns import SYNTHETIC, Columns
+from tasks.core.conflicts import BATCH_ROWS, TABLE_IDENTITY, Conflicts
 from tasks.core.contract import Resampled
 from tasks.core.frames import ROW, rows_at, sink_parquet
 from tasks.tabular import samplers
 from tasks.tabular.kinds import categorical_features
+from tasks.tabular.redraw import replace_contradicting_copies
 from tasks.tabular.resample import is_plain
 
 # Samplers that only choose rows (imblearn draws them from the labels alone).
@@ -45,12 +49,15 @@ def resample_streaming(
     params: Mapping[str, Any],
     seed: int,
     output: Path,
+    holdout: pl.DataFrame | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> Resampled:
     """Random under- or over-sampling of a training split on disk; writes `output`.
 
     Rows chosen once are the originals (in training order); rows chosen again are copies
     (`is_synthetic`, in training order, id and group columns empty as for any synthetic
-    row), after the originals.
+    row), after the originals. `holdout` holds val's and test's `labelled_identities`, for
+    the copies that would contradict one; `batch_rows` rows are read at once to find them.
 
     Raises:
         SamplerError: imblearn refuses the sampling strategy for these classes.
@@ -67,10 +74,12 @@ def resample_streaming(
             sampler=None,
             params={},
             categorical=categorical,
+            conflicts=Conflicts(TABLE_IDENTITY),
         )
     name = samplers.sampler_class(sampler).__name__
     estimator = samplers.build_sampler(name, dict(params), seed=seed)
-    labels = train.select(columns.label).collect(engine="streaming")[columns.label].to_numpy()
+    label_column = train.select(columns.label).collect(engine="streaming")[columns.label]
+    labels = label_column.to_numpy()
     # imblearn draws these samplers' rows from the labels alone: row numbers stand in for X.
     positions = np.arange(labels.size).reshape(-1, 1)
     try:
@@ -80,7 +89,17 @@ def resample_streaming(
     chosen = np.bincount(estimator.sample_indices_, minlength=labels.size)
     del labels, positions
     parts = [rows_at(originals, np.flatnonzero(chosen > 0))]
-    extra = np.maximum(chosen - 1, 0)
+    extra, conflicts = replace_contradicting_copies(
+        np.maximum(chosen - 1, 0),
+        train=train,
+        labels=label_column,
+        holdout=holdout,
+        columns=columns,
+        estimator=estimator,
+        seed=seed,
+        batch_rows=batch_rows,
+    )
+    del label_column
     if extra.any():
         parts.append(_copies(train, np.repeat(np.arange(extra.size), extra), columns))
     sink_parquet(pl.concat(parts, how="vertical"), output)
@@ -93,6 +112,7 @@ def resample_streaming(
         sampler=name,
         params=effective,
         categorical=categorical,
+        conflicts=conflicts,
     )
 
 

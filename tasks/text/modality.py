@@ -12,11 +12,13 @@ import polars as pl
 
 from rebalance.config import TextConfig
 from tasks.core.columns import Columns
+from tasks.core.conflicts import split_identities
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
 from tasks.core.files import file_sha256
 from tasks.core.frames import write_parquet
 from tasks.text.back_translation import directions, model_name
 from tasks.text.ingest import read_texts
+from tasks.text.paraphrase import text_identity
 from tasks.text.rebalance import rebalance_texts
 from tasks.text.translators import check_local_model
 from validations.text import TextFindings, normalised_text_expr, validate_texts
@@ -78,6 +80,9 @@ class TextModality(Modality[TextConfig]):
         # Texts equal after case/whitespace normalisation land in one split.
         return frame.select(normalised_text_expr(columns.features[0])).to_series().hash(seed=0)
 
+    def sample_identity(self, frame: pl.DataFrame, columns: Columns, /) -> pl.Series:
+        return text_identity(frame, columns.features[0])
+
     def rebalance(
         self,
         train: pl.DataFrame,
@@ -88,7 +93,13 @@ class TextModality(Modality[TextConfig]):
         *,
         evaluated: Evaluated = NOT_EVALUATED,
     ) -> Resampled:
-        resampled = rebalance_texts(train, columns=columns, config=config)
+        # Val and test are in the run folder: no paraphrase may repeat one of another class.
+        holdout = split_identities(
+            run_dir,
+            identify=lambda frame: self.sample_identity(frame, columns),
+            label=columns.label,
+        )
+        resampled = rebalance_texts(train, columns=columns, config=config, holdout=holdout)
         write_parquet(resampled.frame, run_dir / "train.parquet")
         return resampled
 

@@ -12,7 +12,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
+from tasks.core.conflicts import IDENTITY
 from validations.text import normalise_text
+
+# What "identical" means for two texts (`text_identity`), for the manifest and report.
+TEXT_IDENTITY = (
+    "equal text after normalisation: case-folded, runs of whitespace (line breaks included) "
+    "made one space, stripped"
+)
+# The gate's reason for a paraphrase identical to an original text of another class.
+CONTRADICTS = "identical_to_other_class"
+
+
+def text_identity(frame: pl.DataFrame, text_column: str, /) -> pl.Series:
+    """Each text's identity: the text as `normalise_text` makes it (what the gate compares)."""
+    values = [normalise_text(value or "") for value in frame[text_column].to_list()]
+    return pl.Series(IDENTITY, values, dtype=pl.String)
 
 
 @dataclass(frozen=True)
@@ -88,12 +105,16 @@ def paraphrase(
     produce: Producer,
     gate: Gate,
     existing: set[str],
+    originals: Mapping[str, frozenset[object]] | None = None,
 ) -> tuple[list[Candidate], dict[object, ClassStats]]:
     """Paraphrase each class's sources round-robin until it has `needed` accepted outputs.
 
     One round per variant: every class still short sends its next sources (at most one per
     source text per round) through `produce`, and the gate decides. `existing` (normalised
-    texts of the training split) grows with each accepted paraphrase.
+    texts of the training split) grows with each accepted paraphrase. A paraphrase whose
+    normalised text `originals` (normalised text → classes of the original texts: train,
+    val, test) gives another class is rejected as `CONTRADICTS`; a later round's candidate
+    takes its place.
     """
     stats = {name: ClassStats(needed=needed.get(name, 0)) for name in sources}
     position = dict.fromkeys(sources, 0)
@@ -117,6 +138,9 @@ def paraphrase(
                 continue
             class_stats.attempted += 1
             reason = gate.reason(source.text, output, existing)
+            contradicts = originals and originals.get(normalise_text(output), frozenset()) - {name}
+            if reason != "empty" and contradicts:
+                reason = CONTRADICTS
             if reason is None:
                 existing.add(normalise_text(output))
                 class_stats.accepted += 1

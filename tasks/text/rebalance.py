@@ -19,13 +19,24 @@ import polars as pl
 from rebalance.config import TextConfig
 from tasks.core.classes import class_counts
 from tasks.core.columns import SYNTHETIC, Columns
+from tasks.core.conflicts import IDENTITY, LABEL, Conflicts, original_identities
 from tasks.core.contract import NO_FACTS, NoFacts, Resampled
 from tasks.core.markdown import render
 from tasks.core.targets import shortfalls
 from tasks.text.back_translation import back_translator, load_translators, model_name, variants
 from tasks.text.cache import TranslationCache
 from tasks.text.eda import eda_paraphrase, eda_rng, words_of
-from tasks.text.paraphrase import Candidate, ClassStats, Gate, Source, paraphrase, shortfall_notes
+from tasks.text.paraphrase import (
+    CONTRADICTS,
+    TEXT_IDENTITY,
+    Candidate,
+    ClassStats,
+    Gate,
+    Source,
+    paraphrase,
+    shortfall_notes,
+    text_identity,
+)
 from tasks.text.shards import ShardedTranslation
 from tasks.text.translators import Decoding, ModelUnavailable, Runtime
 from validations.text import normalise_text
@@ -83,9 +94,18 @@ class ParaphraseFacts:
 
 
 def rebalance_texts(
-    train: pl.DataFrame, /, *, columns: Columns, config: TextConfig
+    train: pl.DataFrame,
+    /,
+    *,
+    columns: Columns,
+    config: TextConfig,
+    holdout: pl.DataFrame | None = None,
 ) -> Resampled[ParaphraseFacts]:
     """Paraphrase minority-class training texts up to the target; returns the new train frame.
+
+    A paraphrase identical (`text_identity`) to an original text of another class, in the
+    training split or in `holdout` (val's and test's `labelled_identities`), is rejected and
+    another candidate takes its place; the class's shortfall, if any, counts it as dropped.
 
     Raises:
         ModelUnavailable: back-translation without a fallback, and a model cannot be loaded.
@@ -113,6 +133,7 @@ def rebalance_texts(
         needed=needed,
         gate=Gate(options.min_length_ratio, options.max_length_ratio),
         existing={normalise_text(body) for body in train[text].to_list()},
+        originals=_classes_by_text(train, holdout, text=text, label=label),
         config=config,
     )
     notes: list[str] = []
@@ -165,7 +186,32 @@ def rebalance_texts(
         facts=facts,
         sections=(_report_section(facts, rows),),
         notes=notes,
+        conflicts=_conflicts(stats),
     )
+
+
+def _classes_by_text(
+    train: pl.DataFrame, holdout: pl.DataFrame | None, *, text: str, label: str
+) -> dict[str, frozenset[object]]:
+    """Normalised text → the classes of the original texts (train, val, test) that have it."""
+    pairs = original_identities(
+        train, holdout, identify=lambda frame: text_identity(frame, text), label=label
+    )
+    grouped = pairs.group_by(IDENTITY, maintain_order=True).agg(pl.col(LABEL))
+    return {
+        key: frozenset(labels)
+        for key, labels in zip(grouped[IDENTITY], grouped[LABEL], strict=True)
+    }
+
+
+def _conflicts(stats: dict[object, ClassStats]) -> Conflicts:
+    """Paraphrases rejected for contradicting an original: replaced while the class still
+    reached its target, dropped as far as it fell short."""
+    found = {name: item.rejected.get(CONTRADICTS, 0) for name, item in stats.items()}
+    dropped = {
+        name: min(found[name], max(item.needed - item.accepted, 0)) for name, item in stats.items()
+    }
+    return Conflicts.counted(TEXT_IDENTITY, found=found, dropped=dropped)
 
 
 @dataclass(frozen=True)
@@ -176,6 +222,8 @@ class _Job:
     needed: dict[object, int]
     gate: Gate
     existing: set[str]
+    # Normalised text → the classes of the originals (train, val, test) with that text.
+    originals: dict[str, frozenset[object]]
     config: TextConfig
 
 
@@ -223,6 +271,7 @@ def _back_translate(
             produce=produce,
             gate=job.gate,
             existing=job.existing,
+            originals=job.originals,
         )
     written = cache.flush()
     details = BackTranslationFacts(
@@ -282,6 +331,7 @@ def _eda(job: _Job) -> tuple[list[Row], dict[object, ClassStats], EdaFacts, str]
         produce=produce,
         gate=job.gate,
         existing=job.existing,
+        originals=job.originals,
     )
     details = EdaFacts(method_label=EDA_LABEL, alpha=options.alpha)
     hint = "raise alpha, widen the length band, or add training texts to the class"
@@ -298,6 +348,7 @@ def _resampled(
     facts: ParaphraseFacts | NoFacts,
     sections: tuple[str, ...] = (),
     notes: list[str] | None = None,
+    conflicts: Conflicts | None = None,
 ) -> Resampled:
     label, text, id_column = columns.label, columns.features[0], columns.id_column
     originals = train.select(columns.kept).with_columns(
@@ -334,6 +385,7 @@ def _resampled(
         notes=list(notes or []),
         facts=facts,
         report_sections=sections,
+        conflicts=conflicts or Conflicts(TEXT_IDENTITY),
     )
 
 

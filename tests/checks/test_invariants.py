@@ -100,3 +100,44 @@ def test_counts_that_disagree_with_the_manifest_are_caught(tmp_path):
 
     with pytest.raises(InvariantViolation, match=r"class counts of train\.parquet"):
         _check(tmp_path, split_train, hashes)
+
+
+def _with_synthetic(x: float, y: str) -> pl.DataFrame:
+    split_train = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "a", "a", "b"]})
+    synthetic = pl.DataFrame({"x": [4.5, x], "y": ["b", y]})
+    return pl.concat(
+        [
+            split_train.with_columns(pl.lit(False).alias("is_synthetic")),
+            synthetic.with_columns(pl.lit(True).alias("is_synthetic")),
+        ]
+    )
+
+
+def _check_identities(tmp_path, split_train, hashes):
+    check_run_invariants(
+        tmp_path,
+        manifest=read_manifest(tmp_path / "manifest.json"),
+        label="y",
+        split_train=split_train,
+        holdout_sha256=hashes,
+        sample_keys=_keys,
+        sample_identity=_keys,
+    )
+
+
+@pytest.mark.parametrize(("x", "split"), [(2.0, "train"), (11.0, "val"), (20.0, "test")])
+def test_a_synthetic_sample_identical_to_an_original_of_another_class_is_caught(tmp_path, x, split):
+    # 2.0 is an "a" in train, 11.0 a "b" in val, 20.0 an "a" in test.
+    label = "b" if split != "val" else "a"
+    split_train, hashes = _run_folder(tmp_path, train_out=_with_synthetic(x, label))
+
+    with pytest.raises(InvariantViolation, match=rf"another class in {split}\.parquet"):
+        _check_identities(tmp_path, split_train, hashes)
+
+
+def test_synthetic_samples_identical_to_their_own_class_or_to_nothing_pass(tmp_path):
+    # 4.0 is a "b" in train, 10.0 is an "a" in val: same class, no contradiction.
+    train_out = pl.concat([_with_synthetic(4.0, "b"), _with_synthetic(10.0, "a").tail(1)])
+    split_train, hashes = _run_folder(tmp_path, train_out=train_out)
+
+    _check_identities(tmp_path, split_train, hashes)

@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from rebalance.config import parse_config
+from tasks.core.conflicts import labelled_identities
 from tasks.images.modality import MODALITY as IMAGE
+from tasks.images.rebalance import drop_contradicting
 from tests.helpers import split_without_prefect
 from tests.image_helpers import (
     count_tree,
@@ -344,3 +346,28 @@ def test_random_state_redraws_the_copies_without_moving_images_between_splits(da
     assert generated["default"] == generated["same"]  # the split's seed (7) is the default
     assert len(generated["default"]) == len(generated["other"]) > 0
     assert generated["default"] != generated["other"]
+
+
+def test_a_generated_image_with_the_bytes_of_another_class_is_dropped_and_its_file_removed(
+    tmp_path,
+):
+    files = []
+    for name, content in [("cat_aug000.png", b"same"), ("cat_aug001.png", b"new"), ("x.png", b"o")]:
+        (tmp_path / name).write_bytes(content)
+        files.append(tmp_path / name)
+    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
+    jobs = [{"label": "cat", "source_path": "cat/a.png"}] * 2 + [{"label": "dog"}]
+    results = [
+        {"file": str(path), "sha256": digest} for path, digest in zip(files, digests, strict=True)
+    ]
+    # "same" is a dog in val; "o" is a dog too, and generated as a dog: its own class.
+    originals = labelled_identities(pl.Series([digests[0], digests[2]]), pl.Series(["dog", "dog"]))
+
+    kept_jobs, kept, conflicts = drop_contradicting(jobs, results, originals=originals)
+
+    assert [done["file"] for done in kept] == [str(files[1]), str(files[2])]
+    assert [job["label"] for job in kept_jobs] == ["cat", "dog"]
+    assert not files[0].exists() and files[1].exists()
+    assert conflicts.as_manifest()["per_class"] == {
+        "cat": {"found": 1, "replaced": 0, "dropped": 1}
+    }

@@ -102,6 +102,9 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
     assert weights["as_published"]["balanced"]["by_label"] == {"Approved": 1.0, "Rejected": 1.0}
     written = json.loads(Path(run_dir, "class_weights.json").read_text())
     assert written["as_published"]["effective_number"]["ordered"] == [1.0, 1.0]
+    # Numeric columns make a synthetic row equal to a real one of the other class unlikely.
+    assert manifest["rebalance"]["conflicts"]["found"] == 0
+    assert "0 found, 0 replaced, 0 dropped" in Path(run_dir, "report.md").read_text()
     assert {"ingest", "validate", "split", "rebalance"} <= set(manifest["timings_seconds"])
     for relative, digest in manifest["files"].items():
         data = Path(run_dir, relative).read_bytes()

@@ -2,6 +2,7 @@
 
 from markdown_it import MarkdownIt
 
+from tasks.core.conflicts import Conflicts
 from tasks.core.markdown import render
 from tasks.run.class_weights import class_weights
 from tasks.run.report import render_markdown
@@ -142,3 +143,21 @@ def test_a_run_without_nulls_says_so_in_one_line():
     section = _section(render_markdown(_manifest()), "Nulls by column")
 
     assert section == "None of the 2 checked columns had nulls."
+
+
+def test_the_sampler_section_says_how_many_contradicting_samples_were_found():
+    clean = _manifest()
+    clean["rebalance"]["conflicts"] = Conflicts("equal values").as_manifest()
+    found = _manifest()
+    found["rebalance"]["conflicts"] = Conflicts.counted(
+        "equal values", found={"a|b": 3}, dropped={"a|b": 1}
+    ).as_manifest()
+
+    assert (
+        "- synthetic samples identical to an original sample of another class (in train, val "
+        "or test): 0 found, 0 replaced, 0 dropped\n- identical means: equal values\n"
+    ) in render_markdown(clean)
+    assert "2 replaced, 1 dropped\n  - class a\\|b: 3 found, 2 replaced, 1 dropped\n" in (
+        render_markdown(found)
+    )
+    assert "identical to an original" not in render_markdown(_manifest())

@@ -93,3 +93,25 @@ def test_eda_keeps_words_whole_and_is_seeded():
     assert len(set(outputs)) > 10
     # Swaps and insertions keep the line break between the original words.
     assert any("\n" in output for output in outputs)
+
+
+def test_a_paraphrase_equal_to_a_text_of_another_class_is_rejected_and_replaced():
+    sources = {"b": [Source(1, "one"), Source(2, "two")]}
+
+    def produce(variant, labels, texts):
+        return [f"{text} {variant}" for text in texts]
+
+    # "one 0" is a "c" in val (written otherwise); "two 0" is a "b" in test: its own class.
+    originals = {normalise_text("ONE  0"): frozenset({"c"}), "two 0": frozenset({"b"})}
+    accepted, stats = paraphrase(
+        sources,
+        {"b": 2},
+        variants=[0, 1],
+        produce=produce,
+        gate=Gate(0, 10),
+        existing=set(),
+        originals=originals,
+    )
+
+    assert [c.text for c in accepted] == ["two 0", "one 1"]
+    assert stats["b"].rejected == {"identical_to_other_class": 1}
