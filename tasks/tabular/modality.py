@@ -41,7 +41,7 @@ class TabularModality(Modality[TabularConfig]):
         name = samplers.check_sampler_config(
             config.rebalance.sampler, config.rebalance.params, seed=config.random_state
         )
-        if name is not None:
+        if name not in (None, "SMOTE"):  # SMOTE runs as SMOTENC or SMOTEN on them
             # Declared categorical columns are categorical whatever the data: refuse now.
             samplers.refuse_categorical(name, config.declared_categorical)
         return name

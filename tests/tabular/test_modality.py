@@ -80,3 +80,14 @@ def test_a_sampler_that_generates_numbers_refuses_declared_codes_before_any_data
 
     with pytest.raises(SamplerError, match="BorderlineSMOTE needs numeric features, but branch"):
         TABULAR.check_config(load_config(source))
+
+
+def test_smote_takes_declared_codes_since_it_runs_as_smotenc(tmp_path):
+    source = write_config(
+        tmp_path,
+        "not-there-yet.csv",
+        categorical_columns=["branch"],
+        rebalance={"sampler": "SMOTE"},
+    )
+
+    assert TABULAR.check_config(load_config(source)) == "SMOTE"
