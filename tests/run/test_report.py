@@ -161,3 +161,10 @@ def test_the_sampler_section_says_how_many_contradicting_samples_were_found():
         render_markdown(found)
     )
     assert "identical to an original" not in render_markdown(_manifest())
+
+
+def test_a_run_that_resampled_nothing_says_none_ran():
+    manifest = _manifest()
+    manifest["rebalance"] = {"requested": "auto", "sampler": None, "params": {}}
+
+    assert "- asked for: `auto`; ran: `none`\n" in render_markdown(manifest)
