@@ -100,3 +100,29 @@ def test_a_rare_class_keeps_all_its_rows():
     sampled = _stratified_rows(frame, label="y", rows=500, minimum=5, seed=0)
 
     assert sampled.filter(pl.col("y") == "r").height == 6
+
+
+def test_a_streamed_training_split_is_evaluated_on_a_sample_and_the_report_says_so(tmp_path):
+    config = parse_config(
+        {
+            "name": "t",
+            "source": str(tmp_path / "absent.csv"),
+            "label": "status",
+            "rebalance": {"sampler": "RandomOverSampler"},
+            "evaluate": {"n_repeats": 1, "n_splits": 3, "max_rows": 150},
+        }
+    )
+    _train().write_parquet(tmp_path / "train.parquet")
+
+    evaluated = evaluate_table(
+        pl.scan_parquet(tmp_path / "train.parquet"),
+        columns=COLUMNS,
+        config=config,
+        run_dir=tmp_path,
+    )
+
+    rows = evaluated.entry["rows"]
+    assert rows["available"] == 300
+    assert 100 <= rows["used"] <= 200
+    assert rows["subsampled"].startswith("300 training rows are more than evaluate.max_rows (150)")
+    assert "300 training rows are more than" in evaluated.report_sections[0]
