@@ -40,6 +40,8 @@ rebalance:
   sampler: {SAMPLER}
 streaming:
   enabled: {"true" if streaming else "false"}
+# Memory of the rebalancing itself: the evaluation samples at most 20,000 rows anyway.
+evaluate: {{enabled: false}}
 output: {output}
 """
     )

@@ -83,6 +83,8 @@ split:
 rebalance:
   sampler: SMOTE
   params: {{}}
+# The classic script cross-validates nothing: compare like with like.
+evaluate: {{enabled: false}}
 output: {output}
 """
     path.write_text(config)
