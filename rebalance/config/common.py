@@ -169,6 +169,119 @@ class RunnerConfig(Section):
         return self
 
 
+# What a drift finding does: `fail` stops the run before anything is published, `warn` is
+# reported (log, report.md, manifest, artifact), `off` skips the check.
+DriftSeverity = Literal["fail", "warn", "off"]
+_SEVERITY = "`fail` stops the run before anything is published, `warn` reports it, `off` skips it."
+
+
+class ColumnsDrift(Section):
+    """Columns added, removed or retyped since the run `latest` points at."""
+
+    severity: DriftSeverity = Field(
+        "fail",
+        description="A column added, removed or of another dtype than in `latest`'s input. "
+        "`fail` by default: a new column silently becomes a feature, a retyped one changes "
+        f"what a trained model reads. {_SEVERITY}",
+    )
+
+
+class RowCountDrift(Section):
+    """The relative change in validated rows since `latest`."""
+
+    threshold: float = Field(
+        0.5,
+        ge=0,
+        description="Largest relative change in rows after validation, |now − before| / "
+        "before (exactly this passes). 0.5 by default: a nightly table grows or shrinks by a "
+        "few percent, while a half-empty or doubled extract is an upstream fault.",
+    )
+    severity: DriftSeverity = Field("fail", description=_SEVERITY)
+
+
+class ClassesDrift(Section):
+    """Classes that appeared or vanished since `latest`."""
+
+    severity: DriftSeverity = Field(
+        "fail",
+        description="A class of the label that `latest`'s input had and this one lacks, or "
+        "the reverse. `fail` by default: a vanished class leaves a model without examples "
+        f"of it, a new one needs a decision on its rebalancing. {_SEVERITY}",
+    )
+
+
+class ClassPriorsDrift(Section):
+    """How far the class priors (shares of the label's classes) moved since `latest`."""
+
+    threshold: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Largest total variation distance between the class priors before and "
+        "now (half the summed absolute differences of the shares: the share of samples that "
+        "changed class; exactly this passes). 0.1 by default: rows appended by the same "
+        "process move the priors by far less, while 10 points of prior shift change the "
+        "rebalancing and the class weights.",
+    )
+    severity: DriftSeverity = Field("fail", description=_SEVERITY)
+
+
+class NullRateDrift(Section):
+    """How far each column's share of nulls (as read) moved since `latest`."""
+
+    threshold: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest absolute change in a column's share of null (or NaN) values among "
+        "the rows read (exactly this passes). 0.05 by default: 5 points more nulls in a "
+        "column usually means a broken upstream join or export.",
+    )
+    severity: DriftSeverity = Field(
+        "warn",
+        description="`warn` by default: `validation.null_policy` and "
+        "`validation.max_drop_fraction` already stop a run whose nulls make its output "
+        f"wrong. {_SEVERITY}",
+    )
+
+
+class DistributionDrift(Section):
+    """How far each numeric feature's distribution moved since `latest` (PSI)."""
+
+    threshold: float = Field(
+        0.25,
+        ge=0,
+        description="Largest population stability index (PSI) of a numeric feature, over "
+        "the quantile bins of `latest`'s input (exactly this passes). 0.25 by default, the "
+        "usual line of a major shift (below 0.1: stable). Two samples of one distribution "
+        "score about (bins − 1)·(1/rows before + 1/rows now), 0.09 for 200 rows each and 10 "
+        "bins: raise it for small tables.",
+    )
+    severity: DriftSeverity = Field(
+        "warn",
+        description="`warn` by default: features drift for good reasons (seasons, prices), "
+        f"and a shift in them does not make the split or the rebalancing wrong. {_SEVERITY}",
+    )
+    bins: int = Field(
+        10,
+        ge=2,
+        le=100,
+        description="Quantile bins (deciles by default) this run's profile records for "
+        "each numeric feature; the next run is compared over these bins.",
+    )
+
+
+class DriftConfig(Section):
+    """The drift guard: this run's input against the input of the run `latest` points at."""
+
+    columns: ColumnsDrift = Field(default_factory=ColumnsDrift)
+    row_count: RowCountDrift = Field(default_factory=RowCountDrift)
+    classes: ClassesDrift = Field(default_factory=ClassesDrift)
+    class_priors: ClassPriorsDrift = Field(default_factory=ClassPriorsDrift)
+    null_rate: NullRateDrift = Field(default_factory=NullRateDrift)
+    distribution: DistributionDrift = Field(default_factory=DistributionDrift)
+
+
 class CommonConfig(Section):
     """What every modality's run has: a name, a source, a label, the split and the output."""
 
@@ -188,6 +301,7 @@ class CommonConfig(Section):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     class_weights: ClassWeightsConfig = Field(default_factory=ClassWeightsConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     rebalance: RebalanceSection = Field(default_factory=RebalanceSection)
     retries: int = Field(
         2,
