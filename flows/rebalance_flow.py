@@ -1,4 +1,5 @@
-"""The pipeline flow: ingest → validate → split → evaluate → rebalance train → report → publish.
+"""The pipeline flow: ingest → validate → drift → split → evaluate → rebalance train → report →
+publish.
 
 It only composes the tasks of `tasks/steps.py`; the work is in the modality packages,
 `tasks/run/` and `validations/`.
@@ -50,6 +51,10 @@ def rebalance_dataset(
             ingested = with_policy(steps.ingest, config)(config)
         with steps.timed(timings, "validate"):
             checked = with_policy(steps.validate, config)(ingested, config, folder.temp)
+        with steps.timed(timings, "drift"):
+            drift = with_policy(steps.drift, config)(
+                checked, ingested.columns, ingested.rows_read, config, folder.temp
+            )
         with steps.timed(timings, "split"):
             splits = with_policy(steps.split, config)(
                 checked.frame, ingested.columns, config, folder.temp
@@ -74,6 +79,7 @@ def rebalance_dataset(
             splits=splits,
             resampled=resampled,
             evaluated=evaluated,
+            drift=drift,
             timings=timings,
             fingerprint=rerun.fingerprint,
         )

@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from rebalance.config import CommonConfig
-from rebalance.errors import STEP_NOTE, RebalanceError
+from rebalance.errors import STEP_NOTE, RebalanceError, ValidationFailed
 from tasks.core.artifacts import artifact_key, inline_images
 from tasks.core.columns import Columns
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
@@ -29,6 +29,7 @@ from tasks.core.retry import step
 from tasks.registry import modality_for
 from tasks.run import ready, training
 from tasks.run.class_weights import write_class_weights
+from tasks.run.drift import Drift, drift_since_latest, render_drift
 from tasks.run.folder import (
     RunFolder,
     discard_run_folder,
@@ -37,6 +38,7 @@ from tasks.run.folder import (
     publish_run_folder,
 )
 from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
+from tasks.run.profile import profile_frame, write_profile
 from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.split import SplitResult, split_frame, split_streaming
@@ -143,6 +145,41 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
         )
     logger.info("classes: %s", checked.class_counts)
     return checked
+
+
+@step("drift")
+def drift(
+    checked: Checked[Any], columns: Columns, rows_read: int, config: CommonConfig, run_dir: Path
+) -> Drift:
+    """Profile the validated input (profile.json) and compare it with the run `latest` points
+    at; findings go to the log and the `<name>-drift` artifact, and a `fail` one stops the run
+    before anything is published."""
+    profile = profile_frame(
+        checked.frame,
+        columns=columns,
+        null_counts=checked.null_counts,
+        rows_read=rows_read,
+        bins=config.drift.distribution.bins,
+    )
+    write_profile(profile, run_dir)
+    found = drift_since_latest(
+        checked.frame, profile, dataset_dir=config.dataset_dir, config=config.drift
+    )
+    logger = get_run_logger()
+    logger.info("drift: %s", found.note)
+    for finding in found.findings:
+        log = logger.error if finding.severity == "fail" else logger.warning
+        log("drift.%s (%s): %s", finding.check, finding.severity, finding.message)
+    key = artifact_key(config.name, "drift")
+    create_markdown_artifact(
+        key=key,
+        markdown=render_drift(found),
+        description=f"The input of {config.name} against the run latest pointed at: {found.status}",
+    )
+    message = found.failure_message(artifact=key)
+    if message is not None:
+        raise ValidationFailed(message)
+    return found
 
 
 @step("split")

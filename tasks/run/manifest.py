@@ -17,6 +17,7 @@ from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Res
 from tasks.core.files import file_sha256
 from tasks.core.frames import count_synthetic, row_count
 from tasks.run.class_weights import class_weights
+from tasks.run.drift import Drift, render_drift
 from tasks.run.split import SplitResult
 
 MANIFEST_FILE = "manifest.json"
@@ -95,6 +96,7 @@ def build_manifest(
     flow_run_id: str | None,
     fingerprint: str | None = None,
     evaluated: Evaluated = NOT_EVALUATED,
+    drift: Drift | None = None,
 ) -> dict[str, Any]:
     """Everything a training job or a person needs to trust the run (files are added on write)."""
     frames = splits.frames()
@@ -107,6 +109,7 @@ def build_manifest(
     return {
         "report_sections": [
             *checked.report_sections,
+            *([render_drift(drift)] if drift is not None else []),
             *evaluated.report_sections,
             *resampled.report_sections,
         ],
@@ -141,6 +144,7 @@ def build_manifest(
             "data_docs": "validation/data_docs/index.html",
             **checked.findings.as_manifest(),
         },
+        "drift": drift.as_manifest() if drift is not None else None,
         "split": {
             "fractions": config.split.fractions,
             "seed": config.split.seed,

@@ -15,9 +15,9 @@ from tests.helpers import loans_frame, write_config
 
 pytestmark = pytest.mark.slow
 
-# check-config, check-unchanged, ingest, validate, split, evaluate, rebalance, report, verify,
-# publish, announce-ready
-TASKS_PER_RUN = 11
+# check-config, check-unchanged, ingest, validate, drift, split, evaluate, rebalance, report,
+# verify, publish, announce-ready
+TASKS_PER_RUN = 12
 
 
 @pytest.fixture(scope="module")

@@ -301,3 +301,44 @@ def test_a_failed_run_keeps_latest_on_the_previous_good_run(prefect_harness, tmp
     assert sorted(path.name for path in dataset.iterdir()) == sorted(
         [os.path.basename(good), "latest"]
     )
+
+
+def test_a_night_whose_priors_moved_fails_naming_the_drift_and_keeps_latest(
+    prefect_harness, tmp_path, capsys
+):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    loans_frame(200).write_csv(tmp_path / "d.csv")
+    config_path = write_config(tmp_path, "d.csv")
+    assert main(["run", str(config_path)]) == 0
+    first = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    manifest = _manifest(first)
+    assert manifest["drift"]["baseline"] is None
+    assert manifest["drift"]["status"] == "not compared"
+    assert manifest["drift"]["profile"] in manifest["files"]
+    assert "## Drift\n\nNo run is published yet" in (first / "report.md").read_text()
+
+    # The next night a third of the rows are approved, not an eighth.
+    loans_frame(200, seed=1, minority=0.35).write_csv(tmp_path / "d.csv")
+    assert main(["run", str(config_path)]) == 1
+
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(
+        f"rebalance: drift since run {first.name}: the priors of label 'status' moved: "
+        "class 'Approved' was "
+    )
+    assert last.endswith(
+        "if the change is expected, raise drift.class_priors.threshold (now 0.1) or set "
+        "drift.class_priors.severity: warn"
+    )
+    dataset = tmp_path / "out" / "t"
+    assert os.path.realpath(dataset / "latest") == os.path.realpath(first)
+    assert sorted(path.name for path in dataset.iterdir()) == sorted([first.name, "latest"])
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["t-drift"]))
+        )
+    drifts = [a.data for a in artifacts if f"## Drift since {first.name}" in a.data]
+    assert len(drifts) == 1
+    assert "| `drift.class_priors` | class 'Approved' |" in drifts[0]
