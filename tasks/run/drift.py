@@ -167,8 +167,9 @@ def drift_since_latest(
     if baseline is None:
         return Drift(
             baseline=None,
-            note=f"Run {latest.name} (latest) has no {PROFILE_FILE} (published before the "
-            "drift guard): nothing to compare; this run's profile is the next run's baseline",
+            note=f"Run {latest.name} (latest) has no {PROFILE_FILE} of this version (published "
+            "before the drift guard, or by another version): nothing to compare; this run's "
+            "profile is the next run's baseline",
         )
     rebinned = {}
     if config.distribution.severity != "off":

@@ -29,6 +29,8 @@ from tasks.core.columns import Columns
 from tasks.core.frames import ROW, row_count
 
 PROFILE_FILE = "profile.json"
+# Bumped when the profile's fields change: a baseline of another version is not compared.
+PROFILE_VERSION = 1
 # Rows the quantile edges are estimated from: edges only place the bins, the counts in them
 # are exact, so a sample keeps a streamed table's edge query within memory.
 EDGE_SAMPLE_ROWS = 100_000
@@ -122,6 +124,7 @@ def profile_frame(
     edges = quantile_edges(frame, numeric, bins=bins)
     binned = bin_counts(frame, edges)
     return {
+        "version": PROFILE_VERSION,
         "rows": row_count(frame),
         "rows_read": rows_read,
         "schema": {name: str(dtype) for name, dtype in schema.items()},
@@ -143,8 +146,11 @@ def write_profile(profile: Mapping[str, Any], run_dir: Path, /) -> Path:
 
 def read_profile(run_dir: Path, /) -> dict[str, Any] | None:
     """A published run's profile, or None when it has none (a run from before the drift
-    guard) or it cannot be read."""
+    guard), it cannot be read, or it is of another `PROFILE_VERSION`."""
     try:
-        return json.loads((run_dir / PROFILE_FILE).read_text(encoding="utf-8"))
+        profile = json.loads((run_dir / PROFILE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(profile, dict) or profile.get("version") != PROFILE_VERSION:
+        return None
+    return profile

@@ -33,6 +33,7 @@ def _profile(
     numeric=None,
 ):
     return {
+        "version": 1,
         "rows": rows,
         "rows_read": rows,
         "schema": schema or {"x": "Float64", "y": "String"},
@@ -84,6 +85,7 @@ def test_the_profile_records_schema_rows_classes_null_rates_and_numeric_bins():
         frame, columns=columns, null_counts={"x": 3, "word": 0}, rows_read=12, bins=5
     )
 
+    assert profile["version"] == 1
     assert profile["rows"] == 10
     assert profile["rows_read"] == 12
     assert profile["schema"] == {
@@ -319,8 +321,9 @@ def test_without_latest_there_is_nothing_to_compare(tmp_path):
     assert render_drift(drift).startswith("## Drift\n\nNo run is published yet")
 
 
-def test_a_latest_from_before_the_drift_guard_is_named_and_not_compared(tmp_path):
-    _published(tmp_path, BASELINE, None)
+@pytest.mark.parametrize("old", [None, {"version": 0, "rows": 5}], ids=["none", "old version"])
+def test_a_latest_without_a_profile_of_this_version_is_named_and_not_compared(tmp_path, old):
+    _published(tmp_path, BASELINE, old)
     frame = _numbers(0.0, seed=0)
 
     drift = drift_since_latest(
@@ -328,7 +331,7 @@ def test_a_latest_from_before_the_drift_guard_is_named_and_not_compared(tmp_path
     )
 
     assert drift.baseline is None
-    assert f"Run {BASELINE} (latest) has no profile.json" in drift.note
+    assert f"Run {BASELINE} (latest) has no profile.json of this version" in drift.note
 
 
 def test_the_report_section_lists_each_finding_in_one_table_row_and_the_largest_values():
