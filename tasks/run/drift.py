@@ -412,8 +412,9 @@ def render_drift(drift: Drift, /) -> str:
     measured = drift.measured
     largest = {
         check: max(measured[check].items(), key=lambda item: item[1])
-        for check in ("null_rate", "distribution")
         if measured.get(check)
+        else None
+        for check in ("null_rate", "distribution")
     }
     return render(
         TEMPLATE,
