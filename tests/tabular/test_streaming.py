@@ -89,6 +89,9 @@ def test_a_streamed_run_writes_the_rows_of_a_run_in_memory(prefect_harness, loan
     manifests = [json.loads((run / "manifest.json").read_text()) for run in (in_memory, streamed)]
     for key in ("rows", "counts", "class_weights"):
         assert manifests[1][key] == manifests[0][key]
+    # The drift guard's profile, by streaming queries: the one of the same rows in memory.
+    profiles = [json.loads((run / "profile.json").read_text()) for run in (in_memory, streamed)]
+    assert profiles[1] == profiles[0]
     assert manifests[1]["rows"]["dropped"] == 1
     assert "Pending" in manifests[1]["counts"]["before"]["test"]
     assert not (streamed / SPLIT_TRAIN_FILE).exists()
