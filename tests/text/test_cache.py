@@ -1,4 +1,4 @@
-"""The translation cache shared by runs: concurrent writers, a killed lock holder."""
+"""The translation cache shared by runs: concurrent writers, a killed lock holder, the size bound."""
 
 import json
 import os
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rebalance.errors import DataError
+from rebalance.errors import ConfigError, DataError
 from tasks.text.cache import LOW_WATER, TranslationCache
 from tasks.text.translators import Translation
+from tests.text_helpers import text_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DECODING = {"max_new_tokens": 8, "num_beams": 1, "do_sample": False}
@@ -253,3 +254,11 @@ def test_a_part_removed_while_reading_is_a_miss_not_damage(tmp_path, monkeypatch
     monkeypatch.setattr(Path, "glob", glob_then_vanish)
 
     assert TranslationCache._read(part.parent) == {}
+
+
+def test_the_bound_is_written_in_bytes_or_as_a_size(tmp_path):
+    assert text_config(tmp_path, cache_max_bytes="2 GiB").rebalance.cache_max_bytes == 2 * 2**30
+    assert text_config(tmp_path, cache_max_bytes=5000).rebalance.cache_max_bytes == 5000
+    assert text_config(tmp_path).rebalance.cache_max_bytes is None
+    with pytest.raises(ConfigError, match="cache_max_bytes"):
+        text_config(tmp_path, cache_max_bytes=0)
