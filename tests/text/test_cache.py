@@ -1,4 +1,4 @@
-"""The translation cache shared by runs: concurrent writers, a killed lock holder, the size bound."""
+"""The translation cache shared by runs: concurrent writers, a killed lock holder, its bound."""
 
 import json
 import os
