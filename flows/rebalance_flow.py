@@ -88,7 +88,7 @@ def rebalance_dataset(
         with steps.timed(timings, "verify"):
             with_policy(steps.verify, config)(folder.temp, splits, ingested.columns, config)
         with steps.timed(timings, "publish"):
-            final = with_policy(steps.publish, config)(folder)
+            final = with_policy(steps.publish, config)(folder, config.retention.keep)
     except BaseException:
         steps.discard_run(folder)
         raise

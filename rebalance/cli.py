@@ -1,5 +1,5 @@
 """`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`, `rebalance serve`,
-`rebalance rollback CONFIG.yaml [--to RUN_ID]`.
+`rebalance rollback CONFIG.yaml [--to RUN_ID]`, `rebalance runs CONFIG.yaml [--json]`.
 
 `run` reuses the published `latest` run instead when data, config and libraries are unchanged
 since it (`--force` runs anyway).
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import logging
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from rebalance.embedded_server import EmbeddedServer
 from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks.core.classes import imbalance_ratio
 from tasks.registry import modality_for
+from tasks.run.listing import list_runs, render_runs
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.rollback import roll_back
 
@@ -50,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "rollback":
             print(roll_back(load_config(args.config).dataset_dir, to=args.to))
+            return 0
+        if args.command == "runs":
+            print(runs(load_config(args.config).dataset_dir, as_json=args.json))
             return 0
         config = load_config(args.config, overrides=args.overrides)
         if args.command == "run":
@@ -153,6 +158,14 @@ def validate(config: RunConfig, /) -> str:
     return "\n".join(lines)
 
 
+def runs(dataset_dir: Path, /, *, as_json: bool = False) -> str:
+    """The published runs of a dataset, newest first: a table, or a JSON list."""
+    summaries = list_runs(dataset_dir)
+    if as_json:
+        return json.dumps([summary.as_json() for summary in summaries], indent=2)
+    return render_runs(summaries, dataset_dir=dataset_dir)
+
+
 def _describe_unexpected(exc: Exception) -> str:
     notes = getattr(exc, "__notes__", [])
     step = next(
@@ -241,6 +254,12 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("config", type=Path, help="YAML config file of the dataset")
     rollback.add_argument("--to", metavar="RUN_ID", help="the run to point `latest` at")
     rollback.add_argument("--debug", action="store_true", help="show tracebacks")
+    listing = commands.add_parser(
+        "runs", help="list the published runs, newest first, and which one is `latest`"
+    )
+    listing.add_argument("config", type=Path, help="YAML config file of the dataset")
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead")
+    listing.add_argument("--debug", action="store_true", help="show tracebacks")
     serve = commands.add_parser(
         "serve", help="serve the deployments of deployments/prefect.yaml from this process"
     )

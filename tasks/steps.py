@@ -41,6 +41,7 @@ from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, wri
 from tasks.run.profile import profile_frame, write_profile
 from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
+from tasks.run.retention import prune_runs
 from tasks.run.split import SplitResult, split_frame, split_streaming
 from validations.invariants import check_run_invariants, holdout_hashes
 
@@ -308,9 +309,19 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: CommonC
 
 
 @step("publish")
-def publish(folder: RunFolder) -> str:
-    """Rename the complete run folder into place and move `latest` to it."""
-    return str(publish_run_folder(folder))
+def publish(folder: RunFolder, keep: int | None = None) -> str:
+    """Rename the complete run folder into place, move `latest` to it, then delete the runs
+    `retention.keep` no longer keeps (a failed deletion is logged, the run still succeeds)."""
+    final = publish_run_folder(folder)
+    pruned = prune_runs(folder.dataset_dir, keep=keep)
+    logger = get_run_logger()
+    if pruned.deleted:
+        logger.info("retention.keep=%s: deleted runs %s", keep, ", ".join(pruned.deleted))
+    for run, reason in pruned.failed.items():
+        logger.warning("retention: could not delete run %s (%s)", run, reason)
+    if pruned.skipped and keep is not None:
+        logger.info("retention: nothing deleted: %s", pruned.skipped)
+    return str(final)
 
 
 @task(name="announce-ready", cache_policy=NO_CACHE)

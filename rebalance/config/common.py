@@ -282,6 +282,19 @@ class DriftConfig(Section):
     distribution: DistributionDrift = Field(default_factory=DistributionDrift)
 
 
+class RetentionConfig(Section):
+    """How many published runs of the dataset stay on disk."""
+
+    keep: int | None = Field(
+        None,
+        ge=1,
+        description="Published runs kept besides the one `latest` points at: after each "
+        "successful publish, older run folders are deleted, never `latest`'s, never the run "
+        "`rebalance rollback` goes back to (the newest before `latest`), and not while another "
+        "run of the dataset is writing. Empty: every run is kept.",
+    )
+
+
 class CommonConfig(Section):
     """What every modality's run has: a name, a source, a label, the split and the output."""
 
@@ -322,6 +335,7 @@ class CommonConfig(Section):
         "and points `<output>/<name>/latest` at it. Relative to the config file's folder.",
     )
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("name", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import BaseModel
+from pydantic import BaseModel, ByteSize
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -140,6 +140,8 @@ def _type_name(annotation: Any, *, nested: bool = False) -> str:
         return "any"
     if isinstance(annotation, type) and issubclass(annotation, Path):
         return "path"
+    if annotation is ByteSize:
+        return "bytes (int, or `2 GiB`)"
     return getattr(annotation, "__name__", str(annotation))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ByteSize, Field, model_validator
 
 from rebalance.config.common import (
     ClassTarget,
@@ -113,6 +113,13 @@ class TextRebalanceConfig(RebalanceSection):
         description="Translation cache folder, kept across runs and keyed by text hash, model "
         "revision and decoding options; `<output>/.translation-cache` when empty. Runs "
         "sharing it take turns writing (a POSIX file lock, `.lock`).",
+    )
+    cache_max_bytes: ByteSize | None = Field(
+        None,
+        gt=0,
+        description="Size bound of the translation cache's entries: a run that leaves them "
+        "larger evicts the least recently used translations (across models and decoding "
+        "options), down to 90% of it. Empty: the cache only grows.",
     )
 
     @model_validator(mode="after")

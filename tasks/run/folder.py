@@ -97,6 +97,15 @@ def remove_abandoned_folders(dataset_dir: Path, /) -> list[Path]:
     return removed
 
 
+def live_run_folders(dataset_dir: Path, /) -> list[Path]:
+    """`.tmp-` folders of runs still writing (on this host, or any on another host)."""
+    return sorted(
+        candidate
+        for candidate in dataset_dir.glob(f"{TEMP_PREFIX}*")
+        if candidate.is_dir() and _owner_alive(candidate)
+    )
+
+
 def _owner_alive(folder: Path) -> bool:
     try:
         owner = json.loads((folder / OWNER_FILE).read_text())

@@ -29,7 +29,7 @@ CODE_ROOTS = tuple(
 )
 CODE_SUFFIXES = {".py", ".j2"}
 # Settings that change how a run behaves, not what it writes.
-_NOT_OUTPUT_SHAPING = {"retries", "retry_delay_seconds", "output"}
+_NOT_OUTPUT_SHAPING = {"retries", "retry_delay_seconds", "output", "retention"}
 
 
 def input_fingerprint(config: CommonConfig, modality: Modality, /) -> str | None:

@@ -249,7 +249,9 @@ def _back_translate(
     decoding = _decoding(job.config)
     sharded = ShardedTranslation(job.config)
     cache = TranslationCache(
-        options.cache_dir or job.config.output / ".translation-cache", run=sharded
+        options.cache_dir or job.config.output / ".translation-cache",
+        run=sharded,
+        max_bytes=options.cache_max_bytes,
     )
     truncated: Counter = Counter()
     produce = back_translator(
@@ -287,6 +289,7 @@ def _back_translate(
             "hits": cache.hits,
             "misses": cache.misses,
             "entries_written": written,
+            "entries_evicted": cache.evicted,
         },
         texts_translated=sum(t.texts_generated for t in translators.values()),
         translate_shards=sharded.shards_run,

@@ -24,12 +24,14 @@ def table(tmp_path):
     return tmp_path
 
 
-def test_fingerprint_follows_the_data_and_the_config_but_not_retries(table):
+def test_fingerprint_follows_the_data_and_the_config_but_not_retries_or_retention(table):
     config = load_config(write_config(table, "d.csv"))
     first = _fingerprint(config)
 
     assert _fingerprint(config) == first
     assert _fingerprint(config.model_copy(update={"retries": 5})) == first
+    keep = config.retention.model_copy(update={"keep": 3})
+    assert _fingerprint(config.model_copy(update={"retention": keep})) == first
     seed = config.split.model_copy(update={"seed": 7})
     assert _fingerprint(config.model_copy(update={"split": seed})) != first
     data = (table / "d.csv").read_bytes()
@@ -83,12 +85,16 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     assert os.path.realpath(dataset / "latest") == os.path.realpath(forced)
 
     # Someone edits the published output: it is no longer what the run wrote, so run again.
+    # With retention.keep=1 (not part of the fingerprint) its publish deletes the first run
+    # and keeps `forced`, what `rebalance rollback` would go back to.
     (Path(forced) / "val.parquet").write_bytes(b"edited")
-    assert main(["run", str(config_path)]) == 0
+    assert main(["run", str(config_path), "--set", "retention.keep=1"]) == 0
     rerun = capsys.readouterr().out.strip().splitlines()[-1]
     assert rerun not in (first, forced)
     manifest = json.loads(Path(rerun, "manifest.json").read_text())
     assert manifest["input_fingerprint"] == _fingerprint(config)
+    on_disk = sorted(path.name for path in dataset.iterdir() if not path.name.startswith("."))
+    assert on_disk == sorted([os.path.basename(forced), os.path.basename(rerun), "latest"])
 
 
 def test_the_code_fingerprint_covers_subpackages_and_templates(tmp_path):

@@ -83,6 +83,32 @@ def test_a_second_run_with_the_cache_translates_nothing_and_gives_the_same_rows(
     assert second.frame.equals(first.frame)
 
 
+def test_a_bounded_cache_evicts_and_the_rows_stay_the_same(marian_template, tmp_path):
+    # Greedy decoding: a text translated again gives the same translation whatever batch it
+    # lands in (sampled decoding is seeded per batch, so an evicted text may come back as
+    # another paraphrase).
+    train = train_frame(12, {"refund": 4})
+    first = rebalance_texts(
+        train, columns=COLUMNS, config=text_config(tmp_path, model=marian_template, do_sample=False)
+    )
+    size = sum(part.stat().st_size for part in (tmp_path / "cache").rglob("*.jsonl"))
+    bounded = text_config(
+        tmp_path, model=marian_template, do_sample=False, cache_max_bytes=size // 2
+    )
+
+    evicting = rebalance_texts(train, columns=COLUMNS, config=bounded)
+    after = sum(part.stat().st_size for part in (tmp_path / "cache").rglob("*.jsonl"))
+    again = rebalance_texts(train, columns=COLUMNS, config=bounded)
+
+    assert first.facts.details.cache["entries_evicted"] == 0
+    assert evicting.facts.details.texts_translated == 0  # every text was still cached
+    assert evicting.facts.details.cache["entries_evicted"] > 0
+    assert after <= 0.9 * (size // 2)
+    assert again.facts.details.texts_translated > 0  # the evicted ones, translated again
+    assert evicting.frame.equals(first.frame)
+    assert again.frame.equals(first.frame)
+
+
 def test_the_same_seed_gives_the_same_paraphrases_and_another_seed_others(
     marian_template, tmp_path
 ):
