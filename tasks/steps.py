@@ -30,12 +30,14 @@ from tasks.registry import modality_for
 from tasks.run import ready, training
 from tasks.run.class_weights import write_class_weights
 from tasks.run.folder import (
+    LATEST,
     RunFolder,
     discard_run_folder,
     new_run_id,
     open_run_folder,
     publish_run_folder,
 )
+from tasks.run.hashsplit import pins_in
 from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
 from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
@@ -149,8 +151,17 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
 def split(
     frame: pl.DataFrame | pl.LazyFrame, columns: Columns, config: CommonConfig, run_dir: Path
 ) -> SplitResult:
-    """Stratified split; val and test are written here, exactly as split, and never again."""
+    """Stratified or hash split; val and test are written here, exactly as split, and never
+    again. A hash split keeps the pins of the run `latest` points at."""
     modality = modality_for(config.modality)
+    by_hash = config.split.method == "hash"
+    pinned = None
+    if by_hash:
+        pinned = pins_in(
+            config.dataset_dir / LATEST / MANIFEST_FILE,
+            fractions=config.split.fractions,
+            seed=config.split.seed,
+        )
     if isinstance(frame, pl.LazyFrame):
         # A table streamed from the scratch copy that validation wrote: each split is
         # written as the rows are read.
@@ -162,6 +173,10 @@ def split(
             group_keys=lambda batch: modality.split_keys(batch, columns, config),
             run_dir=run_dir,
             batch_rows=config.streaming.batch_rows,
+            hash_keys=(lambda batch: modality.hash_keys(batch, columns, config))
+            if by_hash
+            else None,
+            pinned=pinned,
         )
     else:
         result = split_frame(
@@ -169,7 +184,9 @@ def split(
             label=columns.label,
             fractions=config.split.fractions,
             seed=config.split.seed,
-            group_keys=modality.split_keys(frame, columns, config),
+            group_keys=None if by_hash else modality.split_keys(frame, columns, config),
+            hash_keys=modality.hash_keys(frame, columns, config) if by_hash else None,
+            pinned=pinned,
         )
         for name in ("val", "test"):
             modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
@@ -184,6 +201,13 @@ def split(
         result.grouped_rows,
         result.groups,
     )
+    if by_hash:
+        get_run_logger().info(
+            "split by key hash; %d keys pinned to a split other than their hash's (%d of them "
+            "kept from the run latest points at)",
+            len(result.pinned),
+            len(set(result.pinned) & set(pinned or {})),
+        )
     return result
 
 
