@@ -11,7 +11,8 @@ import pytest
 
 from rebalance.cli import main
 from rebalance.config import load_config
-from tests.helpers import loans_frame, write_config
+from tasks.tabular.modality import MODALITY as TABULAR
+from tests.helpers import loans_frame, split_without_prefect, write_config
 
 pytestmark = pytest.mark.flow
 
@@ -301,3 +302,48 @@ def test_a_failed_run_keeps_latest_on_the_previous_good_run(prefect_harness, tmp
     assert sorted(path.name for path in dataset.iterdir()) == sorted(
         [os.path.basename(good), "latest"]
     )
+
+
+def test_a_hash_split_keeps_old_rows_and_latest_pins_on_a_night_with_ten_percent_more_rows(
+    prefect_harness, tmp_path
+):
+    from flows.rebalance_flow import rebalance_dataset
+
+    rare = pl.when(pl.int_range(pl.len()) < 5).then(pl.lit("Rare")).otherwise("status")
+    old = loans_frame(150).with_columns(rare.alias("status"))
+    new = loans_frame(15, seed=1).with_columns(("N" + pl.col("loan_id")).alias("loan_id"))
+    old.write_csv(tmp_path / "loans.csv")
+    overrides = {"rebalance": {"sampler": "RandomOverSampler"}}
+    # A seed whose hash bands leave the 5 Rare rows without val or test: one is pinned there.
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    seed = next(
+        seed
+        for seed in range(100)
+        if split_without_prefect(
+            TABULAR,
+            load_config(
+                write_config(tmp_path, "loans.csv", split={"method": "hash", "seed": seed})
+            ),
+            probe,
+        )[2].pinned
+    )
+    config_path = write_config(
+        tmp_path, "loans.csv", split={"method": "hash", "seed": seed}, **overrides
+    )
+
+    first = rebalance_dataset(load_config(config_path))
+    pl.concat([old, new]).write_csv(tmp_path / "loans.csv")
+    second = rebalance_dataset(load_config(config_path))
+
+    def splits(run_dir):
+        train = pl.read_parquet(Path(run_dir, "train.parquet")).filter(~pl.col("is_synthetic"))
+        parts = {"train": train, "val": _read(run_dir, "val"), "test": _read(run_dir, "test")}
+        return {loan: name for name, part in parts.items() for loan in part["loan_id"].to_list()}
+
+    before, after = splits(first), splits(second)
+    assert len(before) == 150 and len(after) == 165
+    assert {loan: after[loan] for loan in before} == before
+    pinned = _manifest(first)["split"]["pinned"]
+    assert pinned and _manifest(second)["split"]["method"] == "hash"
+    assert _manifest(second)["split"]["pinned"].items() >= pinned.items()

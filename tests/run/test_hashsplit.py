@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from rebalance.config import SplitConfig
+from rebalance.config import SplitConfig, load_config
 from rebalance.errors import DataError
 from tasks.core.columns import SPLITS, Columns
 from tasks.run.hashsplit import (
@@ -22,6 +22,7 @@ from tasks.run.keyhash import key_hash
 from tasks.run.split import split_frame, split_streaming
 from tasks.tabular.modality import MODALITY as TABULAR
 from tasks.text.modality import MODALITY as TEXT
+from tests.helpers import loans_frame, split_without_prefect, write_config
 
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -267,3 +268,32 @@ def test_an_unreadable_manifest_of_latest_is_an_error_naming_it(tmp_path):
 
     with pytest.raises(DataError, match=r"manifest\.json is not valid JSON"):
         pins_in(path, fractions=FRACTIONS, seed=0)
+
+
+def test_a_csv_that_gains_rows_and_a_float_keeps_every_old_rows_split(tmp_path):
+    old = loans_frame(400)
+    new = loans_frame(40, seed=1).with_columns(
+        ("N" + pl.col("loan_id")).alias("loan_id"),
+        # One fractional amount: tonight the CSV reader types the column Float64, not Int64.
+        pl.when(pl.int_range(pl.len()) == 0).then(12.5).otherwise(pl.col("amount")).alias("amount"),
+    )
+    source = write_config(tmp_path, "loans.csv", split={"method": "hash"})
+    nights = []
+    for night, frame in enumerate((old, pl.concat([old.cast({"amount": pl.Float64}), new]))):
+        frame.write_csv(tmp_path / "loans.csv")
+        run_dir = tmp_path / f"night{night}"
+        run_dir.mkdir()
+        pinned = nights[-1][2].pinned if nights else None
+        nights.append(split_without_prefect(TABULAR, load_config(source), run_dir, pinned=pinned))
+
+    (_, checked, first), (_, grown, second) = nights
+    before = {
+        loan: name for name, part in first.frames().items() for loan in part["loan_id"].to_list()
+    }
+    after = {
+        loan: name for name, part in second.frames().items() for loan in part["loan_id"].to_list()
+    }
+    assert checked.frame.schema["amount"] == pl.Int64
+    assert grown.frame.schema["amount"] == pl.Float64
+    assert len(after) == 440
+    assert {loan: after[loan] for loan in before} == before
