@@ -32,6 +32,7 @@ _NULL = np.uint64(0x6E756C6C6E756C6C)
 _FLOAT = np.uint64(0x666C6F6174626974)
 _START = np.uint64(0x6B65796861736831)
 _INTEGRAL = 2.0**63
+_SLICE_ROWS = 65_536
 
 
 def splitmix64(values: np.ndarray, /) -> np.ndarray:
@@ -76,7 +77,10 @@ def _column_hash(column: pl.Series) -> np.ndarray:
     elif column.dtype.is_integer():
         hashed = splitmix64(_int_bits(column.fill_null(0)))
     else:
-        hashed = _bytes_hash(column.cast(pl.Binary).fill_null(b""))
+        values = column.cast(pl.Binary).fill_null(b"")
+        # In slices: the hash holds about 30 bytes of scratch per byte of text.
+        slices = [values.slice(at, _SLICE_ROWS) for at in range(0, values.len(), _SLICE_ROWS)]
+        hashed = np.concatenate([np.zeros(0, dtype=np.uint64), *map(_bytes_hash, slices)])
     return np.where(nulls, _NULL, hashed)
 
 
