@@ -6,13 +6,16 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from rebalance.cli import main
 from rebalance.config import load_config
+from tasks.run.hashsplit import assign_hash_splits, bands
+from tasks.run.keyhash import key_hash
 from tasks.tabular.modality import MODALITY as TABULAR
-from tests.helpers import loans_frame, split_without_prefect, write_config
+from tests.helpers import loans_frame, write_config
 
 pytestmark = pytest.mark.flow
 
@@ -311,25 +314,34 @@ def test_a_hash_split_keeps_old_rows_and_latest_pins_on_a_night_with_ten_percent
 
     rare = pl.when(pl.int_range(pl.len()) < 5).then(pl.lit("Rare")).otherwise("status")
     old = loans_frame(150).with_columns(rare.alias("status"))
-    new = loans_frame(15, seed=1).with_columns(("N" + pl.col("loan_id")).alias("loan_id"))
-    old.write_csv(tmp_path / "loans.csv")
-    overrides = {"rebalance": {"sampler": "RandomOverSampler"}}
-    # A seed whose hash bands leave the 5 Rare rows without val or test: one is pinned there.
-    probe = tmp_path / "probe"
-    probe.mkdir()
+    pool = loans_frame(100, seed=1).with_columns(
+        ("N" + pl.col("loan_id")).alias("loan_id"), pl.lit("Rare").alias("status")
+    )
+    pl.concat([old, pool]).write_csv(tmp_path / "loans.csv")
+    config = load_config(write_config(tmp_path, "loans.csv", split={"method": "hash"}))
+    ingested = TABULAR.ingest(config)
+    keys = key_hash(TABULAR.hash_keys(ingested.frame, ingested.columns, config))
+    fractions = config.split.fractions
+    # A seed whose bands leave the 5 old Rare rows without val or test: one is pinned there.
     seed = next(
         seed
         for seed in range(100)
-        if split_without_prefect(
-            TABULAR,
-            load_config(
-                write_config(tmp_path, "loans.csv", split={"method": "hash", "seed": seed})
-            ),
-            probe,
-        )[2].pinned
+        if assign_hash_splits(
+            ingested.frame["status"][:150], keys[:150], fractions=fractions, seed=seed
+        ).pinned
     )
+    # Tonight two new Rare rows fall in val and in test by their own hash: the pins are no
+    # longer needed, and the second run keeps them only because it reads them from latest.
+    band = bands(keys[150:], fractions=fractions, seed=seed)
+    chosen = [int(np.flatnonzero(band == 1)[0]), int(np.flatnonzero(band == 2)[0])]
+    others = loans_frame(13, seed=2).with_columns(("M" + pl.col("loan_id")).alias("loan_id"))
+    new = pl.concat([pool[chosen], others])
+    old.write_csv(tmp_path / "loans.csv")
     config_path = write_config(
-        tmp_path, "loans.csv", split={"method": "hash", "seed": seed}, **overrides
+        tmp_path,
+        "loans.csv",
+        split={"method": "hash", "seed": seed},
+        rebalance={"sampler": "RandomOverSampler"},
     )
 
     first = rebalance_dataset(load_config(config_path))
