@@ -64,8 +64,12 @@ def tolerance(keys: int, fraction: float, /) -> float:
 
 def bands(hashes: np.ndarray, /, *, fractions: Mapping[str, float], seed: int) -> np.ndarray:
     """The split each key's position falls in, before any pin."""
+    return _bands(unit_interval(hashes, seed=seed), fractions)
+
+
+def _bands(positions: np.ndarray, fractions: Mapping[str, float]) -> np.ndarray:
     edges = np.cumsum([fractions[name] for name in SPLITS])[:-1]
-    return np.searchsorted(edges, unit_interval(hashes, seed=seed), side="right").astype(np.int8)
+    return np.searchsorted(edges, positions, side="right").astype(np.int8)
 
 
 def assign_hash_splits(
@@ -91,7 +95,8 @@ def assign_hash_splits(
     """
     counts = class_counts(labels)
     check_class_sizes(counts, label=labels.name)
-    base = bands(hashes, fractions=fractions, seed=seed)
+    positions = unit_interval(hashes, seed=seed)
+    base = _bands(positions, fractions)
     assignment = base.copy()
     kept = dict(pinned or {})
     if kept:
@@ -103,7 +108,6 @@ def assign_hash_splits(
         hit = known[where] == hashes
         assignment[hit] = splits[where[hit]]
     class_index = _class_index(labels, list(counts))
-    positions = unit_interval(hashes, seed=seed)
     for position in range(len(counts)):
         rows = np.flatnonzero(class_index == position)
         for target in (TEST, VAL, TRAIN):
@@ -125,8 +129,10 @@ def _class_index(labels: pl.Series, classes: list[object]) -> np.ndarray:
 def _pins(hashes, assignment, base, kept: Mapping[int, int]) -> dict[int, int]:
     """Every key not in its band tonight, plus the pins read of keys absent tonight (the row
     may come back)."""
-    known = np.fromiter(kept, dtype=np.uint64, count=len(kept))
-    pins = {int(key): kept[int(key)] for key in known[~np.isin(known, hashes)]}
+    pins = {}
+    if kept:
+        known = np.fromiter(kept, dtype=np.uint64, count=len(kept))
+        pins = {int(key): kept[int(key)] for key in known[~np.isin(known, hashes)]}
     moved = np.flatnonzero(assignment != base)
     keys, first = np.unique(hashes[moved], return_index=True)
     pins.update({int(key): int(assignment[moved[at]]) for key, at in zip(keys, first, strict=True)})
