@@ -31,12 +31,14 @@ from tasks.run import ready, training
 from tasks.run.class_weights import write_class_weights
 from tasks.run.drift import Drift, drift_since_latest, render_drift
 from tasks.run.folder import (
+    LATEST,
     RunFolder,
     discard_run_folder,
     new_run_id,
     open_run_folder,
     publish_run_folder,
 )
+from tasks.run.hashsplit import pins_in
 from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
 from tasks.run.profile import profile_frame, write_profile
 from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
@@ -187,8 +189,17 @@ def drift(
 def split(
     frame: pl.DataFrame | pl.LazyFrame, columns: Columns, config: CommonConfig, run_dir: Path
 ) -> SplitResult:
-    """Stratified split; val and test are written here, exactly as split, and never again."""
+    """Stratified or hash split; val and test are written here, exactly as split, and never
+    again. A hash split keeps the pins of the run `latest` points at."""
     modality = modality_for(config.modality)
+    by_hash = config.split.method == "hash"
+    pinned = None
+    if by_hash:
+        pinned = pins_in(
+            config.dataset_dir / LATEST / MANIFEST_FILE,
+            fractions=config.split.fractions,
+            seed=config.split.seed,
+        )
     if isinstance(frame, pl.LazyFrame):
         # A table streamed from the scratch copy that validation wrote: each split is
         # written as the rows are read.
@@ -200,6 +211,10 @@ def split(
             group_keys=lambda batch: modality.split_keys(batch, columns, config),
             run_dir=run_dir,
             batch_rows=config.streaming.batch_rows,
+            hash_keys=(lambda batch: modality.hash_keys(batch, columns, config))
+            if by_hash
+            else None,
+            pinned=pinned,
         )
     else:
         result = split_frame(
@@ -207,7 +222,9 @@ def split(
             label=columns.label,
             fractions=config.split.fractions,
             seed=config.split.seed,
-            group_keys=modality.split_keys(frame, columns, config),
+            group_keys=None if by_hash else modality.split_keys(frame, columns, config),
+            hash_keys=modality.hash_keys(frame, columns, config) if by_hash else None,
+            pinned=pinned,
         )
         for name in ("val", "test"):
             modality.write_holdout(result.frames()[name], name, columns, config, run_dir)
@@ -222,6 +239,13 @@ def split(
         result.grouped_rows,
         result.groups,
     )
+    if by_hash:
+        get_run_logger().info(
+            "split by key hash; %d keys pinned to a split other than their hash's (%d of them "
+            "kept from the run latest points at)",
+            len(result.pinned),
+            len(set(result.pinned) & set(pinned or {})),
+        )
     return result
 
 

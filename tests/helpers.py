@@ -59,8 +59,9 @@ def write_config(folder: Path, source: Path | str, **overrides) -> Path:
     return path
 
 
-def split_without_prefect(modality, config, run_dir: Path):
-    """ingest → validate → split → holdouts, as the flow's tasks call them, without Prefect.
+def split_without_prefect(modality, config, run_dir: Path, *, pinned=None):
+    """ingest → validate → split → holdouts, as the flow's tasks call them, without Prefect
+    (`pinned`: the pins of a previous hash split, as the split step reads them from latest).
 
     Returns (ingested, checked, splits); val and test are written into `run_dir`.
     """
@@ -69,12 +70,15 @@ def split_without_prefect(modality, config, run_dir: Path):
     ingested = modality.ingest(config)
     checked = modality.validate(ingested, config, run_dir / "validation")
     columns = ingested.columns
+    by_hash = config.split.method == "hash"
     splits = split_frame(
         checked.frame,
         label=columns.label,
         fractions=config.split.fractions,
         seed=config.split.seed,
-        group_keys=modality.split_keys(checked.frame, columns, config),
+        group_keys=None if by_hash else modality.split_keys(checked.frame, columns, config),
+        hash_keys=modality.hash_keys(checked.frame, columns, config) if by_hash else None,
+        pinned=pinned,
     )
     for name in ("val", "test"):
         modality.write_holdout(splits.frames()[name], name, columns, config, run_dir)

@@ -65,7 +65,18 @@ class ValidationConfig(Section):
 
 
 class SplitConfig(Section):
-    """The stratified train/val/test split."""
+    """The train/val/test split: stratified by label, or by each sample's key hash."""
+
+    method: Literal["stratified", "hash"] = Field(
+        "stratified",
+        description="`stratified`: every class split by `fractions` as exactly as its rows "
+        "allow, but one new row can move others between splits. `hash`: a sample's split "
+        "follows from its key and `seed` (the group, else the content with "
+        "`keep_duplicates_together`, else the id column), so rows keep their split as the "
+        "data grows; class shares are within 4·sqrt(f(1-f)/n) of each fraction f for a class "
+        "of n keys. A class with no key in a split gets its nearest key moved there and "
+        "recorded as a pin in the manifest, which later runs keep (docs/operations.md).",
+    )
 
     fractions: dict[Literal["train", "val", "test"], float] = Field(
         default_factory=lambda: {"train": 0.7, "val": 0.15, "test": 0.15},

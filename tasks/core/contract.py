@@ -165,6 +165,17 @@ class Modality(Protocol[ConfigT]):
             return frame.select(columns.features).hash_rows(seed=0)
         return None
 
+    def hash_keys(self, frame: pl.DataFrame, columns: Columns, config: ConfigT, /) -> pl.DataFrame:
+        """The values `split.method: hash` places each sample by (`tasks.run.keyhash` hashes
+        them the same way in every version): by default the group column; else, when
+        `split.keep_duplicates_together` is on, the feature values, so duplicates share a
+        split; else the id column; else the feature values."""
+        if columns.group_column is not None:
+            return frame.select(columns.group_column)
+        if columns.id_column is not None and not config.split.keep_duplicates_together:
+            return frame.select(columns.id_column)
+        return frame.select(columns.features)
+
     def sample_identity(self, frame: pl.DataFrame, columns: Columns, /) -> pl.Series:
         """Each sample's identity, from its features only: two samples with equal identities
         are the same sample, so a synthetic one must not carry another class than an original.

@@ -82,6 +82,12 @@ class ImageModality(Modality[ImageConfig]):
         # Identical bytes under two names must not sit in train and in val/test.
         return frame[SHA256] if config.split.keep_duplicates_together else None
 
+    def hash_keys(
+        self, frame: pl.DataFrame, columns: Columns, config: ImageConfig, /
+    ) -> pl.DataFrame:
+        # The bytes, not the file name: a renamed or copied image keeps its split.
+        return frame.select(SHA256)
+
     def sample_identity(self, frame: pl.DataFrame, columns: Columns, /) -> pl.Series:
         return image_identity(frame)
 

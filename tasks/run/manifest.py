@@ -18,6 +18,7 @@ from tasks.core.files import file_sha256
 from tasks.core.frames import count_synthetic, row_count
 from tasks.run.class_weights import class_weights
 from tasks.run.drift import Drift, render_drift
+from tasks.run.hashsplit import pins_for_manifest
 from tasks.run.split import SplitResult
 
 MANIFEST_FILE = "manifest.json"
@@ -146,10 +147,13 @@ def build_manifest(
         },
         "drift": drift.as_manifest() if drift is not None else None,
         "split": {
+            "method": config.split.method,
             "fractions": config.split.fractions,
             "seed": config.split.seed,
             "rows_kept_together": splits.grouped_rows,
             "groups_kept_together": splits.groups,
+            # split.method hash: keys moved off their hash's split, kept by later runs.
+            "pinned": pins_for_manifest(splits.pinned),
         },
         "counts": {
             "before": {name: counts_by_name(counts) for name, counts in before.items()},

@@ -106,6 +106,9 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         effective_normalisation=weights["normalisation"]["effective_number"],
         beta=weights["effective_number_beta"],
         sections=[section.rstrip() for section in manifest.get("report_sections", [])],
+        split_method=manifest.get("split", {}).get("method", "stratified"),
+        split_seed=manifest.get("split", {}).get("seed"),
+        pinned=len(manifest.get("split", {}).get("pinned", {})),
     )
 
 

@@ -1,5 +1,8 @@
 """Stratified, seeded train/val/test split that keeps groups (and duplicates) together.
 
+With `hash_keys` (`split.method: hash`) a row's split follows from its key's hash instead, so
+rows keep their split as the table grows (`tasks.run.hashsplit`).
+
 A table in memory is split by `split_frame`. A streamed one (larger than memory) by
 `split_streaming`: what must be in memory at once is one batch of rows plus two values per
 row, the label and the key that keeps duplicates (or a group) in one split. Both compute the
@@ -19,6 +22,8 @@ from rebalance.errors import DataError
 from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.columns import SPLITS
 from tasks.core.frames import SPLIT_TRAIN_FILE, batches, rows_at, sink_parquet
+from tasks.run.hashsplit import assign_hash_splits
+from tasks.run.keyhash import key_hash
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class SplitResult:
     groups: int
     # sha256 of the val/test outputs as the split task wrote them (checked before publishing).
     holdout_sha256: dict[str, str] = field(default_factory=dict)
+    # Under split.method hash: key hash -> split index of keys not in their hash's band.
+    pinned: dict[int, int] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pl.DataFrame | pl.LazyFrame]:
         """The splits by name, in SPLITS order."""
@@ -46,22 +53,35 @@ def split_frame(
     fractions: Mapping[str, float],
     seed: int,
     group_keys: pl.Series | None = None,
+    hash_keys: pl.DataFrame | None = None,
+    pinned: Mapping[int, int] | None = None,
 ) -> SplitResult:
     """Split rows into train/val/test, stratified by label, deterministic for a seed.
 
     Rows that share a group key (a `group_column` value, or identical features) land in
     one split. Multi-row groups are placed first, each into the split that most needs
     its classes; single rows then fill every class up to its target count per split.
+    With `hash_keys` (one row of key values per row), each row goes where its key's hash
+    puts it instead, keeping `pinned` (`tasks.run.hashsplit`); `group_keys` is then unused.
 
     Raises:
-        DataError: a class cannot appear in every split (too few rows or groups).
+        DataError: a class cannot appear in every split (too few rows, groups or keys).
     """
-    assigned = assign_splits(frame[label], fractions=fractions, seed=seed, group_keys=group_keys)
+    if hash_keys is not None:
+        assigned = assign_by_hash(
+            frame[label], key_hash(hash_keys), fractions=fractions, seed=seed, pinned=pinned
+        )
+    else:
+        assigned = assign_splits(
+            frame[label], fractions=fractions, seed=seed, group_keys=group_keys
+        )
     parts = {
         name: frame.filter(pl.Series(assigned.assignment == index))
         for index, name in enumerate(SPLITS)
     }
-    return SplitResult(**parts, grouped_rows=assigned.grouped_rows, groups=assigned.groups)
+    return SplitResult(
+        **parts, grouped_rows=assigned.grouped_rows, groups=assigned.groups, pinned=assigned.pinned
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,7 @@ class Assignment:
     assignment: np.ndarray
     grouped_rows: int
     groups: int
+    pinned: dict[int, int] = field(default_factory=dict)
 
     def rows(self, split: str) -> np.ndarray:
         """Positions of the rows in `split`, in input order."""
@@ -121,6 +142,26 @@ def assign_splits(
 
     _check_every_split_has_every_class(assignment, class_index, classes, counts, labels.name)
     return Assignment(assignment, grouped_rows, groups)
+
+
+def assign_by_hash(
+    labels: pl.Series,
+    hashes: np.ndarray,
+    /,
+    *,
+    fractions: Mapping[str, float],
+    seed: int,
+    pinned: Mapping[int, int] | None = None,
+) -> Assignment:
+    """`assign_hash_splits` with the count of rows that share a key (kept together).
+
+    Raises:
+        DataError: a class cannot appear in every split (too few keys).
+    """
+    assigned = assign_hash_splits(labels, hashes, fractions=fractions, seed=seed, pinned=pinned)
+    _, sizes = np.unique(hashes, return_counts=True)
+    shared = sizes[sizes > 1]
+    return Assignment(assigned.assignment, int(shared.sum()), int(shared.size), assigned.pinned)
 
 
 def _class_index(labels: pl.Series, classes: list[object]) -> np.ndarray:
@@ -204,31 +245,45 @@ def split_streaming(
     group_keys: Callable[[pl.DataFrame], pl.Series | None],
     run_dir: Path,
     batch_rows: int,
+    hash_keys: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    pinned: Mapping[int, int] | None = None,
 ) -> SplitResult:
     """`split_frame` for a table read in batches; writes the three splits as parquet.
 
     val and test go to `<split>.parquet`, train to `SPLIT_TRAIN_FILE`; the result holds
-    LazyFrames that scan them.
+    LazyFrames that scan them. With `hash_keys`, only each row's 8-byte key hash is kept
+    from a batch, in place of its group key.
 
     Raises:
-        DataError: a class cannot appear in every split (too few rows or groups).
+        DataError: a class cannot appear in every split (too few rows, groups or keys).
     """
     labels, keys = [], []
     for batch in batches(frame, rows=batch_rows):
         labels.append(batch[label])
-        batch_keys = group_keys(batch)
+        batch_keys = group_keys(batch) if hash_keys is None else key_hash(hash_keys(batch))
         if batch_keys is not None:
             keys.append(batch_keys)
-    assigned = assign_splits(
-        pl.concat(labels),
-        fractions=fractions,
-        seed=seed,
-        group_keys=pl.concat(keys) if keys else None,
-    )
+    if hash_keys is not None:
+        assigned = assign_by_hash(
+            pl.concat(labels),
+            np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
+            fractions=fractions,
+            seed=seed,
+            pinned=pinned,
+        )
+    else:
+        assigned = assign_splits(
+            pl.concat(labels),
+            fractions=fractions,
+            seed=seed,
+            group_keys=pl.concat(keys) if keys else None,
+        )
     del labels, keys
     paths = {split: run_dir / f"{split}.parquet" for split in SPLITS}
     paths["train"] = run_dir / SPLIT_TRAIN_FILE
     for split, path in paths.items():
         sink_parquet(rows_at(frame, assigned.rows(split)), path)
     scans = {split: pl.scan_parquet(path) for split, path in paths.items()}
-    return SplitResult(**scans, grouped_rows=assigned.grouped_rows, groups=assigned.groups)
+    return SplitResult(
+        **scans, grouped_rows=assigned.grouped_rows, groups=assigned.groups, pinned=assigned.pinned
+    )

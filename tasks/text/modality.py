@@ -80,6 +80,14 @@ class TextModality(Modality[TextConfig]):
         # Texts equal after case/whitespace normalisation land in one split.
         return frame.select(normalised_text_expr(columns.features[0])).to_series().hash(seed=0)
 
+    def hash_keys(
+        self, frame: pl.DataFrame, columns: Columns, config: TextConfig, /
+    ) -> pl.DataFrame:
+        # The id only when the user named one: `row_id` (the data row) moves when rows do.
+        if config.id_column is not None and not config.split.keep_duplicates_together:
+            return frame.select(columns.id_column)
+        return frame.select(normalised_text_expr(columns.features[0]))
+
     def sample_identity(self, frame: pl.DataFrame, columns: Columns, /) -> pl.Series:
         return text_identity(frame, columns.features[0])
 

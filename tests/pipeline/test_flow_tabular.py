@@ -6,11 +6,15 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from rebalance.cli import main
 from rebalance.config import load_config
+from tasks.run.hashsplit import assign_hash_splits, bands
+from tasks.run.keyhash import key_hash
+from tasks.tabular.modality import MODALITY as TABULAR
 from tests.helpers import loans_frame, write_config
 
 pytestmark = pytest.mark.flow
@@ -342,3 +346,57 @@ def test_a_night_whose_priors_moved_fails_naming_the_drift_and_keeps_latest(
     drifts = [a.data for a in artifacts if f"## Drift since {first.name}" in a.data]
     assert len(drifts) == 1
     assert "| `drift.class_priors` | class 'Approved' |" in drifts[0]
+
+
+def test_a_hash_split_keeps_old_rows_and_latest_pins_on_a_night_with_ten_percent_more_rows(
+    prefect_harness, tmp_path
+):
+    from flows.rebalance_flow import rebalance_dataset
+
+    rare = pl.when(pl.int_range(pl.len()) < 5).then(pl.lit("Rare")).otherwise("status")
+    old = loans_frame(150).with_columns(rare.alias("status"))
+    pool = loans_frame(100, seed=1).with_columns(
+        ("N" + pl.col("loan_id")).alias("loan_id"), pl.lit("Rare").alias("status")
+    )
+    pl.concat([old, pool]).write_csv(tmp_path / "loans.csv")
+    config = load_config(write_config(tmp_path, "loans.csv", split={"method": "hash"}))
+    ingested = TABULAR.ingest(config)
+    keys = key_hash(TABULAR.hash_keys(ingested.frame, ingested.columns, config))
+    fractions = config.split.fractions
+    # A seed whose bands leave the 5 old Rare rows without val or test: one is pinned there.
+    seed = next(
+        seed
+        for seed in range(100)
+        if assign_hash_splits(
+            ingested.frame["status"][:150], keys[:150], fractions=fractions, seed=seed
+        ).pinned
+    )
+    # Tonight two new Rare rows fall in val and in test by their own hash: the pins are no
+    # longer needed, and the second run keeps them only because it reads them from latest.
+    band = bands(keys[150:], fractions=fractions, seed=seed)
+    chosen = [int(np.flatnonzero(band == 1)[0]), int(np.flatnonzero(band == 2)[0])]
+    others = loans_frame(13, seed=2).with_columns(("M" + pl.col("loan_id")).alias("loan_id"))
+    new = pl.concat([pool[chosen], others])
+    old.write_csv(tmp_path / "loans.csv")
+    config_path = write_config(
+        tmp_path,
+        "loans.csv",
+        split={"method": "hash", "seed": seed},
+        rebalance={"sampler": "RandomOverSampler"},
+    )
+
+    first = rebalance_dataset(load_config(config_path))
+    pl.concat([old, new]).write_csv(tmp_path / "loans.csv")
+    second = rebalance_dataset(load_config(config_path))
+
+    def splits(run_dir):
+        train = pl.read_parquet(Path(run_dir, "train.parquet")).filter(~pl.col("is_synthetic"))
+        parts = {"train": train, "val": _read(run_dir, "val"), "test": _read(run_dir, "test")}
+        return {loan: name for name, part in parts.items() for loan in part["loan_id"].to_list()}
+
+    before, after = splits(first), splits(second)
+    assert len(before) == 150 and len(after) == 165
+    assert {loan: after[loan] for loan in before} == before
+    pinned = _manifest(first)["split"]["pinned"]
+    assert pinned and _manifest(second)["split"]["method"] == "hash"
+    assert _manifest(second)["split"]["pinned"].items() >= pinned.items()

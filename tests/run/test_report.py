@@ -168,3 +168,14 @@ def test_a_run_that_resampled_nothing_says_none_ran():
     manifest["rebalance"] = {"requested": "auto", "sampler": None, "params": {}}
 
     assert "- asked for: `auto`; ran: `none`\n" in render_markdown(manifest)
+
+
+def test_a_hash_split_says_so_with_its_pins_and_a_stratified_one_stays_silent():
+    manifest = _manifest()
+    manifest["split"] = {"method": "hash", "seed": 7, "pinned": {"00ff": "test", "0a": "val"}}
+
+    report = render_markdown(manifest)
+
+    assert "Split by key hash (seed 7): rows keep their split as the data grows." in report
+    assert "other than their hash's (kept by later runs): 2.\n" in report
+    assert "key hash" not in render_markdown({**manifest, "split": {"method": "stratified"}})
