@@ -18,6 +18,7 @@ from tasks.core.files import file_sha256
 from tasks.core.frames import count_synthetic, row_count
 from tasks.run.class_weights import class_weights
 from tasks.run.split import SplitResult
+from validations.data_docs import INDEX, data_docs_link, run_page
 
 MANIFEST_FILE = "manifest.json"
 # What a rerun compares to reuse a run (tasks/run/rerun.py); None: the run is never reused.
@@ -138,7 +139,10 @@ def build_manifest(
             "max_drop_fraction": config.validation.max_drop_fraction,
             "rows_dropped_for_nulls": checked.rows_dropped_for_nulls,
             "result": "validation/result.json",
-            "data_docs": "validation/data_docs/index.html",
+            # The dataset's Data Docs site, beside the run folders (relative to this one).
+            "data_docs": data_docs_link(INDEX),
+            "data_docs_page": data_docs_link(run_page(run_id)),
+            "expectations": list(checked.expectations),
             **checked.findings.as_manifest(),
         },
         "split": {

@@ -168,3 +168,43 @@ def test_a_run_that_resampled_nothing_says_none_ran():
     manifest["rebalance"] = {"requested": "auto", "sampler": None, "params": {}}
 
     assert "- asked for: `auto`; ran: `none`\n" in render_markdown(manifest)
+
+
+def test_the_report_lists_every_expectation_with_its_status_and_links_the_data_docs():
+    manifest = _manifest()
+    manifest["validation"] |= {
+        "data_docs": "../data_docs/index.html",
+        "data_docs_page": "../data_docs/runs/20260101T000000Z-abcdef.html",
+        "expectations": [
+            {
+                "expectation": "ExpectColumnValuesToBeInSet",
+                "kwargs": {"column": "a|b", "value_set": ["<b>"]},
+                "severity": "warn",
+                "status": "warning",
+                "observed": "2 unexpected of 40 values (5.00%), e.g. '<i>x</i>'",
+            },
+            {
+                "expectation": "ExpectTableRowCountToBeBetween",
+                "kwargs": {"min_value": 10},
+                "severity": "fail",
+                "status": "passed",
+                "observed": "observed value 40",
+            },
+        ],
+    }
+
+    markdown = render_markdown(manifest)
+    section = _section(markdown, "Expectations")
+    html = GFM.render(section)
+
+    assert _rows(html) == [5, 5]
+    assert "<b>" not in html and "<i>" not in html
+    assert "| ExpectTableRowCountToBeBetween | `{'min_value': 10}` | fail | passed |" in section
+    assert "](../data_docs/runs/20260101T000000Z-abcdef.html)" in section
+    assert "](../data_docs/index.html)" in section
+
+
+def test_the_report_says_when_no_expectation_was_declared():
+    section = _section(render_markdown(_manifest()), "Expectations")
+
+    assert section.startswith("No expectations declared besides the null check")
