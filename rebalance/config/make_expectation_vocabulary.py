@@ -10,7 +10,7 @@ so a GX upgrade shows up as a failing test, fixed by running::
 
 Each kwarg keeps what GX's own JSON schema says a YAML value may be (its JSON types, the
 values of an enum, a numeric range); GX's validators that relate kwargs to each other
-(`min_value` above `max_value`...) run when the suite is built, still before the split.
+(`min_value` or `max_value` needed...) run when the suite is built, still before the split.
 """
 
 from __future__ import annotations

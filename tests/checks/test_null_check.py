@@ -193,14 +193,15 @@ def test_declared_expectations_run_in_the_null_checks_suite_with_their_outcomes(
         (
             "ExpectColumnValuesToBeBetween",
             "warning",
-            "2 unexpected of 9 non-null values (22.22%), e.g. -1, -7",
+            # pandas holds an integer column with a null as floats.
+            "2 unexpected of 9 non-null values (22.22%), e.g. -1.0, -7.0",
         ),
         ("ExpectTableRowCountToBeBetween", "failed", "observed value 10"),
         ("ExpectColumnDistinctValuesToBeInSet", "passed", found[2][2]),
     ]
     # A column the data does not have is GX's to report, as that expectation's error.
     assert found[3][1] == "warning"
-    assert found[3][2].startswith('an error: Error: The column "nope"')
+    assert found[3][2] == 'an error: The column "nope" in BatchData does not exist.'
     # `age` was converted for its expectation, not null-checked.
     assert result.null_counts == {"label": 0}
     written = json.loads(result.result_path.read_text())
@@ -262,10 +263,8 @@ def test_batches_add_up_to_what_the_whole_frame_gives(tmp_path):
 
 
 def test_kwargs_gx_refuses_at_build_time_are_a_config_error_naming_the_entry(tmp_path):
-    # Each kwarg is valid alone; GX's validator relates them (min above max).
-    entry = Entry(
-        "ExpectColumnValuesToBeBetween", {"column": "age", "min_value": 5, "max_value": 1}
-    )
+    # Each kwarg is valid alone; GX's validator relates them (a bound is needed).
+    entry = Entry("ExpectColumnValuesToBeBetween", {"column": "age"})
 
     with pytest.raises(
         ConfigError, match=r"Great Expectations refuses ExpectColumnValuesToBeBetween"
