@@ -32,6 +32,7 @@ from tasks.run.class_weights import write_class_weights
 from tasks.run.drift import Drift, drift_since_latest, render_drift
 from tasks.run.folder import (
     LATEST,
+    TEMP_PREFIX,
     RunFolder,
     discard_run_folder,
     new_run_id,
@@ -45,7 +46,9 @@ from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdo
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.retention import prune_runs
 from tasks.run.split import SplitResult, split_frame, split_streaming
+from validations.data_docs import DATA_DOCS, update_site
 from validations.invariants import check_run_invariants, holdout_hashes
+from validations.null_check import RESULT_FILE
 
 
 @contextmanager
@@ -138,9 +141,23 @@ def ingest(config: CommonConfig) -> Ingested:
 
 @step("validate")
 def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked[Any]:
-    """Great Expectations null check, the modality's checks, and the class-size checks."""
-    checked = modality_for(config.modality).validate(ingested, config, run_dir / "validation")
+    """Great Expectations null check and expectations, the modality's checks, and the
+    class-size checks; the dataset's Data Docs site gets the validation, failed or not."""
+    try:
+        checked = modality_for(config.modality).validate(ingested, config, run_dir / "validation")
+    except RebalanceError as exc:
+        _record_validation(config, run_dir, failure=str(exc))
+        raise
+    _record_validation(config, run_dir, failure=None)
     logger = get_run_logger()
+    for entry in checked.expectations:
+        if entry["status"] == "warning":
+            logger.warning(
+                "expectation not met (severity warn): %s %s: %s",
+                entry["expectation"],
+                entry["kwargs"],
+                entry["observed"],
+            )
     if checked.rows_dropped:
         with_nulls = {name: count for name, count in checked.null_counts.items() if count}
         logger.warning(
@@ -183,6 +200,25 @@ def drift(
     if message is not None:
         raise ValidationFailed(message)
     return found
+
+
+def _record_validation(config: CommonConfig, run_dir: Path, *, failure: str | None) -> None:
+    result = run_dir / "validation" / RESULT_FILE
+    if not result.is_file():  # validation stopped before Great Expectations ran
+        return
+    try:
+        page = update_site(
+            config.dataset_dir / DATA_DOCS,
+            dataset=config.name,
+            run_id=run_dir.name.removeprefix(TEMP_PREFIX),
+            result_path=result,
+            keep=config.validation.data_docs_keep,
+            failure=failure,
+        )
+    except OSError as exc:  # the run's own outputs do not depend on the site
+        get_run_logger().warning("Data Docs of %s not updated: %s", config.name, exc)
+        return
+    get_run_logger().info("Data Docs: %s", page)
 
 
 @step("split")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,12 @@ def split_without_prefect(modality, config, run_dir: Path, *, pinned=None):
     for name in ("val", "test"):
         modality.write_holdout(splits.frames()[name], name, columns, config, run_dir)
     return ingested, checked, splits
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A declared expectation, as the config gives it (`ExpectationEntry`)."""
+
+    expectation: str
+    kwargs: dict
+    severity: str = "fail"

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import struct
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.contract import Checked
 from tasks.core.markdown import render
 from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.expectations import Declared, check_outcomes
 from validations.null_check import check_nulls
 
 # Pixel formats the augmentation reads (see tasks.image_augment.load_pixels).
@@ -180,8 +182,10 @@ def validate_images(
     dataset: str,
     output_dir: Path,
     max_drop_fraction: float = 1.0,
+    expectations: Sequence[Declared] = (),
 ) -> Checked[ImageFindings]:
-    """Null check of the index, decode every file, apply the bad-file policy, count duplicates.
+    """Null check of the index and the config's expectations on it, decode every file, apply
+    the bad-file policy, count duplicates.
 
     `path_column` holds each file's path under `root`, `hash_column` its sha256. Returns the
     index with `width`, `height` (upright, after EXIF orientation), `mode`,
@@ -195,7 +199,14 @@ def validate_images(
             caused that).
     """
     checked_columns = [path_column, label]
-    result = check_nulls(frame, columns=checked_columns, dataset=dataset, output_dir=output_dir)
+    result = check_nulls(
+        frame,
+        columns=checked_columns,
+        dataset=dataset,
+        output_dir=output_dir,
+        expectations=expectations,
+        max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+    )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     rows_dropped = 0
     if with_nulls and null_policy == "fail":
@@ -205,6 +216,7 @@ def validate_images(
             "validation.null_policy: drop"
         )
         raise ValidationFailed(msg)
+    check_outcomes(result.outcomes, dataset=dataset)
     if with_nulls:
         kept = frame.drop_nulls(checked_columns)
         rows_dropped = frame.height - kept.height
@@ -262,6 +274,7 @@ def validate_images(
         rows_dropped_for_nulls=rows_dropped,
         findings=findings,
         report_sections=(render(TEMPLATE, findings=findings),),
+        expectations=tuple(outcome.as_manifest() for outcome in result.outcomes),
     )
 
 

@@ -1,4 +1,5 @@
-"""Null checks with Great Expectations: one `ExpectColumnValuesToNotBeNull` per column.
+"""The Great Expectations checkpoint of a run: one `ExpectColumnValuesToNotBeNull` per checked
+column, and the expectations the config declares, in one suite named after the dataset.
 
 Great Expectations has no polars backend, so the checked columns are converted to pandas
 here, once, with `frame.select(columns).to_pandas()`. That conversion decides what "null"
@@ -6,8 +7,15 @@ means: a polars null and a float NaN both become NaN in pandas, and pandas (so G
 NaN as null. A float column holding NaN therefore fails this check even though polars'
 `null_count()` says 0 for it.
 
-`great_expectations` takes several seconds to import, so it is imported inside
-`check_nulls`, never when this module is imported.
+Under `validation.null_policy: drop` the null expectations get GX's `mostly` of
+1 - `max_drop_fraction`, with a note: the validation shows the nulls as read (counts and
+shares) and passes while the policy may drop them, so Data Docs do not call a run "Failed"
+that went on, by policy, with the rows left. A column with more nulls than the policy may
+drop fails it, as the run does.
+
+Only `result.json` is written here; the dataset's Data Docs site is rendered from it
+(`validations.data_docs`). `great_expectations` takes several seconds to import, so it is
+imported inside `check_nulls`, never when this module is imported.
 """
 
 from __future__ import annotations
@@ -20,20 +28,29 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rebalance.errors import ConfigError, DataError
+from validations.expectations import (
+    DECLARED,
+    NULL_CHECK,
+    SHOWN_VALUES,
+    Declared,
+    Outcome,
+    combine_batches,
+    outcomes,
+)
 
 if TYPE_CHECKING:
     import polars as pl
     from great_expectations.checkpoint.checkpoint import Checkpoint
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResult,
-    )
     from great_expectations.data_context import AbstractDataContext
     from great_expectations.data_context.types.base import DataContextConfig
+    from great_expectations.expectations.expectation import Expectation
 
-_DATA_DOCS_SITE = "null_check"
+RESULT_FILE = "result.json"
+# Our severities as GX's own (`Expectation.severity`).
+GX_SEVERITY = {"fail": "critical", "warn": "warning"}
 
 # GX keeps one process-wide "current" Data Context, which `gx.get_context` replaces. Calls
 # take turns so that concurrent tasks (Prefect's thread runner) do not swap it under each
@@ -46,59 +63,90 @@ class NullCheckResult:
     """The outcome of `check_nulls`.
 
     Attributes:
-        success: True when no checked column holds a null (or a float NaN).
+        success: True when every expectation of the suite was met (the null checks with
+            their `mostly`, the declared ones whatever their severity).
         null_counts: Every checked column mapped to its number of nulls, NaN included, as
             Great Expectations counted them (0 when clean).
         result_path: `<output_dir>/result.json`, the GX validation result as JSON.
-        data_docs_index: `<output_dir>/data_docs/index.html`, the GX Data Docs for this run.
+        outcomes: What GX found for each declared expectation, in the config's order.
     """
 
     success: bool
     null_counts: dict[str, int]
     result_path: Path
-    data_docs_index: Path
+    outcomes: tuple[Outcome, ...] = ()
 
 
 def check_nulls(
-    frame: pl.DataFrame, /, *, columns: Sequence[str], dataset: str, output_dir: Path
+    frame: pl.DataFrame,
+    /,
+    *,
+    columns: Sequence[str],
+    dataset: str,
+    output_dir: Path,
+    expectations: Sequence[Declared] = (),
+    max_drop_fraction: float | None = None,
 ) -> NullCheckResult:
-    """Check that the given columns hold no nulls, with a Great Expectations checkpoint.
+    """Check that the given columns hold no nulls, and the declared expectations, with a
+    Great Expectations checkpoint.
 
-    Only `columns` are converted to pandas and checked; other columns may hold nulls. A
-    float NaN counts as null (pandas semantics, see the module docstring). The GX
-    validation result is written to `output_dir/result.json` and the Data Docs to
-    `output_dir/data_docs/`; nothing is written anywhere else.
+    Only `columns` and the columns the expectations name are converted to pandas; other
+    columns may hold nulls. A float NaN counts as null (pandas semantics, see the module
+    docstring). The GX validation result is written to `output_dir/result.json`; nothing
+    is written anywhere else. Nothing is raised for a failed expectation: the caller reads
+    `null_counts` and `outcomes` (`validations.expectations.check_outcomes`).
 
     Args:
         frame: The data to check.
         columns: The columns that must hold no nulls.
-        dataset: Name of the data, used in the suite name `<dataset>.nulls`.
-        output_dir: Folder for `result.json` and `data_docs/`; created if missing.
+        dataset: Name of the data, the suite's name.
+        output_dir: Folder for `result.json`; created if missing.
+        expectations: The config's expectations (`validation.declared_expectations()`).
+        max_drop_fraction: Under `null_policy: drop`, the share of rows the policy may drop:
+            the null expectations pass with that share of nulls (GX's `mostly`). None under
+            `null_policy: fail`.
 
     Returns:
-        Whether the check passed, the null count of each column and the paths written.
+        Whether the suite passed, the null count of each column, the path written and the
+        declared expectations' outcomes.
 
     Raises:
-        ConfigError: `columns` is empty or a bare string, or `dataset` is not a plain name.
+        ConfigError: `columns` is empty or a bare string, `dataset` is not a plain name, or
+            GX refuses an expectation's kwargs.
         DataError: A column in `columns` is not in `frame`.
         OSError: `output_dir` cannot be created or written.
         RuntimeError: GX failed inside an expectation and returned no count for a column.
     """
-    return check_nulls_in_batches([frame], columns=columns, dataset=dataset, output_dir=output_dir)
+    return check_nulls_in_batches(
+        [frame],
+        columns=columns,
+        dataset=dataset,
+        output_dir=output_dir,
+        expectations=expectations,
+        max_drop_fraction=max_drop_fraction,
+    )
 
 
 def check_nulls_in_batches(
-    batches: Iterable[pl.DataFrame], /, *, columns: Sequence[str], dataset: str, output_dir: Path
+    batches: Iterable[pl.DataFrame],
+    /,
+    *,
+    columns: Sequence[str],
+    dataset: str,
+    output_dir: Path,
+    expectations: Sequence[Declared] = (),
+    max_drop_fraction: float | None = None,
 ) -> NullCheckResult:
     """`check_nulls` on a table given as consecutive batches of rows (read by streaming).
 
     One GX checkpoint validates each batch in turn, so only one batch is in pandas at a
-    time; the counts are summed. The Data Docs list one validation per batch, and
-    `result.json` holds GX's result for a single batch, or `{"success": ..., "batches":
-    [...]}` with each batch's result.
+    time. `result.json` holds one validation result for the whole table
+    (`validations.expectations.combine_batches`): counts of unexpected rows are summed over
+    the batches, other expectations judge each batch; its `meta.batches` says how many.
 
     Raises:
-        ConfigError: `columns` is empty or a bare string, or `dataset` is not a plain name.
+        ConfigError: `columns` is empty or a bare string, `dataset` is not a plain name, or
+            GX refuses an expectation's kwargs.
         DataError: A column in `columns` is not in the first batch, or there is no batch.
         OSError: `output_dir` cannot be created or written.
         RuntimeError: GX failed inside an expectation and returned no count for a column.
@@ -110,34 +158,47 @@ def check_nulls_in_batches(
         msg = f"{dataset!r} has no rows to check for nulls"
         raise DataError(msg)
     checked = _checked_columns(first, columns=columns, dataset=dataset)
+    named = [name for entry in expectations for name in _named_columns(entry.kwargs)]
+    # What GX sees: the checked columns and those the expectations name (a missing one is
+    # GX's to report, as the failure of that expectation).
+    converted = list(dict.fromkeys([*checked, *(n for n in named if n in first.columns)]))
     output_dir.mkdir(parents=True, exist_ok=True)
-    null_counts = dict.fromkeys(checked, 0)
     results = []
     # Set before the first GX import: older GX 1.x releases read it then. 1.24 sends no
     # analytics and ignores it; `analytics_enabled=False` below says the same in config.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    with _current_context(_context_config(output_dir / "data_docs")) as context:
-        checkpoint = _checkpoint(context, columns=checked, dataset=dataset)
+    with _current_context(_context_config()) as context:
+        suite = [
+            *_null_expectations(checked, max_drop_fraction=max_drop_fraction),
+            *_declared(expectations, dataset=dataset),
+        ]
+        checkpoint = _checkpoint(context, suite, dataset=dataset)
         for frame in itertools.chain([first], remaining):
             # The only polars -> pandas conversion in the project (see the module docstring).
-            pdf = frame.select(checked).to_pandas()
+            pdf = frame.select(converted).to_pandas()
             checkpoint_result = checkpoint.run(batch_parameters={"dataframe": pdf})
             del pdf
             # One validation definition, so one validation result.
             (validation,) = checkpoint_result.run_results.values()
-            for column, count in _null_counts(validation, dataset=dataset).items():
-                null_counts[column] += count
-            results.append(validation.to_json_dict())
-    success = all(result["success"] for result in results)
-    written = results[0] if len(results) == 1 else {"success": success, "batches": results}
-    result_path = output_dir / "result.json"
+            # Through JSON: numpy scalars become numbers, as in result.json.
+            results.append(json.loads(json.dumps(validation.to_json_dict())))
+    written = combine_batches(results)
+    result_path = output_dir / RESULT_FILE
     result_path.write_text(json.dumps(written, indent=2), encoding="utf-8")
     return NullCheckResult(
-        success=success,
-        null_counts=null_counts,
+        success=bool(written["success"]),
+        null_counts=_null_counts(written, columns=checked, dataset=dataset),
         result_path=result_path,
-        data_docs_index=output_dir / "data_docs" / "index.html",
+        outcomes=outcomes(written),
     )
+
+
+def _named_columns(kwargs: object) -> list[str]:
+    if not isinstance(kwargs, dict):
+        return []
+    named = [kwargs.get(key) for key in ("column", "column_A", "column_B")]
+    named += list(kwargs.get("column_list") or [])
+    return [str(name) for name in named if name is not None]
 
 
 def _checked_columns(frame: pl.DataFrame, *, columns: Sequence[str], dataset: str) -> list[str]:
@@ -176,7 +237,7 @@ def preload_great_expectations() -> None:
     import great_expectations  # noqa: F401
 
 
-def _context_config(docs_dir: Path) -> DataContextConfig:
+def _context_config() -> DataContextConfig:
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -184,21 +245,10 @@ def _context_config(docs_dir: Path) -> DataContextConfig:
     )
 
     return DataContextConfig(
-        # In-memory stores, and no default docs site: the default ephemeral context builds
-        # one in a temporary folder, outside output_dir.
+        # In-memory stores, and no docs site: the default ephemeral context builds one in a
+        # temporary folder; the dataset's site is rendered from result.json instead.
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-        data_docs_sites={
-            _DATA_DOCS_SITE: {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    # GX refuses a relative base_directory (a config's relative `output`).
-                    "base_directory": str(docs_dir.resolve()),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
-        },
+        data_docs_sites={},
         analytics_enabled=False,
         # Otherwise each run prints tqdm "Calculating Metrics" bars to stderr (and Prefect logs).
         progress_bars=ProgressBarsConfig(globally=False),
@@ -225,9 +275,57 @@ def _current_context(config: DataContextConfig) -> Iterator[AbstractDataContext]
             set_context(previous)
 
 
-def _checkpoint(context: AbstractDataContext, *, columns: list[str], dataset: str) -> Checkpoint:
+def _null_expectations(columns: list[str], *, max_drop_fraction: float | None) -> list[Expectation]:
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    meta = {"added_by": NULL_CHECK}
+    if max_drop_fraction is None:
+        return [gx.expectations.ExpectColumnValuesToNotBeNull(column=c, meta=meta) for c in columns]
+    note = (
+        "validation.null_policy: drop removes the rows with a null here before the split; "
+        f"this passes while at most {max_drop_fraction:.1%} of the rows read are null "
+        "(validation.max_drop_fraction), and the rows kept have no null here"
+    )
+    return [
+        gx.expectations.ExpectColumnValuesToNotBeNull(
+            column=c, mostly=1 - max_drop_fraction, meta=meta, notes=note
+        )
+        for c in columns
+    ]
+
+
+def _declared(expectations: Sequence[Declared], *, dataset: str) -> list[Expectation]:
+    import great_expectations as gx
+    from great_expectations.compatibility.pydantic import ValidationError
+
+    built = []
+    for order, entry in enumerate(expectations):
+        cls = getattr(gx.expectations, entry.expectation)
+        meta = {
+            "added_by": DECLARED,
+            "order": order,
+            "expectation": entry.expectation,
+            "severity": entry.severity,
+        }
+        try:
+            built.append(cls(**entry.kwargs, meta=meta, severity=GX_SEVERITY[entry.severity]))
+        except ValidationError as exc:
+            problem = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+                for error in exc.errors()
+            )
+            msg = (
+                f"Great Expectations refuses {entry.expectation}({entry.kwargs}) of "
+                f"validation.expectations for {dataset!r} ({problem}); fix its kwargs"
+            )
+            raise ConfigError(msg) from None
+    return built
+
+
+def _checkpoint(
+    context: AbstractDataContext, expectations: list[Expectation], *, dataset: str
+) -> Checkpoint:
+    import great_expectations as gx
 
     batch_definition = (
         context.data_sources.add_pandas(name=dataset)
@@ -236,36 +334,38 @@ def _checkpoint(context: AbstractDataContext, *, columns: list[str], dataset: st
     )
     # Built whole, then added: `suite.add_expectation` on a stored suite rewrites the suite
     # in its store each time (about 25 ms per column).
-    name = f"{dataset}.nulls"
-    expectations = [gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in columns]
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    suite = context.suites.add(gx.ExpectationSuite(name=dataset, expectations=expectations))
     validation_definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        gx.ValidationDefinition(name=dataset, data=batch_definition, suite=suite)
     )
     return context.checkpoints.add(
         gx.Checkpoint(
-            name=name,
+            name=dataset,
             validation_definitions=[validation_definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[_DATA_DOCS_SITE])],
-            # BASIC keeps counts but no value lists: a few hundred bytes per column, however
-            # many rows are null.
-            result_format={"result_format": "BASIC", "partial_unexpected_count": 0},
+            actions=[],
+            # BASIC keeps counts and a few unexpected values: a few hundred bytes per
+            # expectation, however many rows fail it.
+            result_format={"result_format": "BASIC", "partial_unexpected_count": SHOWN_VALUES},
         )
     )
 
 
-def _null_counts(validation: ExpectationSuiteValidationResult, *, dataset: str) -> dict[str, int]:
+def _null_counts(result: dict[str, Any], *, columns: list[str], dataset: str) -> dict[str, int]:
     # Read back from GX rather than recounted in polars, so the counts are the ones in
     # result.json and the Data Docs (NaN included).
     counts: dict[str, int] = {}
-    for expectation in validation.results:
-        column = expectation.expectation_config.kwargs["column"]
-        count = expectation.result.get("unexpected_count")
+    for expectation in result["results"]:
+        config = expectation["expectation_config"]
+        if (config.get("meta") or {}).get("added_by") != NULL_CHECK:
+            continue
+        column = config["kwargs"]["column"]
+        count = (expectation.get("result") or {}).get("unexpected_count")
         if count is None:  # the expectation raised inside GX; exception_info says why
             msg = (
                 f"Great Expectations could not count the nulls in column {column!r} of"
-                f" {dataset!r}: {expectation.exception_info}"
+                f" {dataset!r}: {expectation.get('exception_info')}"
             )
             raise RuntimeError(msg)
         counts[column] = int(count)
-    return counts
+    # In the order the columns were given (GX orders its results its own way).
+    return {column: counts[column] for column in columns}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +14,7 @@ from tasks.core.contract import Checked
 from tasks.core.frames import batches, sink_parquet
 from tasks.core.tables import reading
 from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.expectations import Declared, check_outcomes
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
 # What to do about the columns whose nulls a `drop` policy removes too many rows for.
@@ -29,24 +30,35 @@ def validate_table(
     dataset: str,
     output_dir: Path,
     max_drop_fraction: float = 1.0,
+    expectations: Sequence[Declared] = (),
 ) -> Checked:
-    """Null check (Great Expectations), finite numbers, and enough rows per class.
+    """Null check and the config's expectations (Great Expectations), finite numbers, and
+    enough rows per class.
 
     Under `null_policy="drop"` rows with a null (or a float NaN, which Great Expectations
     counts as null too) in a used column are removed and counted, up to `max_drop_fraction`
     of the rows (1.0: no limit; the config's default is 0.2).
 
     Raises:
-        ValidationFailed: nulls under `null_policy="fail"`, naming each column and count, or
+        ValidationFailed: nulls under `null_policy="fail"`, naming each column and count,
+            an expectation of severity `fail` not met, naming it and what GX observed, or
             a drop of more than `max_drop_fraction` of the rows, naming the columns.
         DataError: infinite values, no row without nulls (under `drop`), a single class, or
             a class too small to split (naming the drop when it caused that).
     """
-    result = check_nulls(frame, columns=columns.kept, dataset=dataset, output_dir=output_dir)
+    result = check_nulls(
+        frame,
+        columns=columns.kept,
+        dataset=dataset,
+        output_dir=output_dir,
+        expectations=expectations,
+        max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+    )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     rows_dropped = 0
     if with_nulls and null_policy == "fail":
         raise _nulls_found(with_nulls, result)
+    check_outcomes(result.outcomes, dataset=dataset)
     if with_nulls:
         kept = frame.filter(~pl.any_horizontal(_missing(frame.schema, name) for name in with_nulls))
         rows_dropped = frame.height - kept.height
@@ -71,6 +83,7 @@ def validate_table(
         null_counts=result.null_counts,
         class_counts=counts,
         rows_dropped_for_nulls=rows_dropped,
+        expectations=tuple(outcome.as_manifest() for outcome in result.outcomes),
     )
 
 
@@ -86,6 +99,7 @@ def validate_table_batches(
     source: Path,
     scratch: Path,
     max_drop_fraction: float = 1.0,
+    expectations: Sequence[Declared] = (),
 ) -> Checked:
     """`validate_table` for a table read `batch_rows` rows at a time (streaming).
 
@@ -126,11 +140,17 @@ def validate_table_batches(
 
     with reading(source):
         result = check_nulls_in_batches(
-            counted_batches(), columns=columns.kept, dataset=dataset, output_dir=output_dir
+            counted_batches(),
+            columns=columns.kept,
+            dataset=dataset,
+            output_dir=output_dir,
+            expectations=expectations,
+            max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
         )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     if with_nulls and null_policy == "fail":
         raise _nulls_found(with_nulls, result)
+    check_outcomes(result.outcomes, dataset=dataset)
     if with_nulls and kept_rows == 0:
         raise _nothing_left(read_rows, with_nulls)
     counts = _summed(label_counts, columns.label)
@@ -152,6 +172,7 @@ def validate_table_batches(
         null_counts=result.null_counts,
         class_counts=counts,
         rows_dropped_for_nulls=read_rows - kept_rows,
+        expectations=tuple(outcome.as_manifest() for outcome in result.outcomes),
     )
 
 
@@ -165,7 +186,7 @@ def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> Validat
     listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
     return ValidationFailed(
         f"null values in {listed}; fix the data or set validation.null_policy: drop "
-        f"(details in {result.data_docs_index.name} of the validation report)"
+        f"(details in {result.result_path.name} and the dataset's Data Docs)"
     )
 
 

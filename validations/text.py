@@ -7,6 +7,7 @@ the findings count them, and the paraphrase gate refuses a paraphrase equal to a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.columns import Columns
 from tasks.core.contract import Checked
 from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.expectations import Declared, check_outcomes
 from validations.null_check import check_nulls
 
 # The private column in which reading marks, by row, why a text cannot be used as read
@@ -67,8 +69,10 @@ def validate_texts(
     source: Path,
     output_dir: Path,
     max_drop_fraction: float = 1.0,
+    expectations: Sequence[Declared] = (),
 ) -> Checked[TextFindings]:
-    """Null check, then empty/whitespace-only, non-string and undecodable texts, by row.
+    """Null check and the config's expectations, then empty/whitespace-only, non-string and
+    undecodable texts, by row.
 
     Under `null_policy="drop"` rows with a null are removed, up to `max_drop_fraction` of
     the rows read (1.0: no limit); bad texts dropped under `bad_text_policy` do not count.
@@ -82,7 +86,14 @@ def validate_texts(
     """
     (text,) = columns.features
     _check_unique_ids(frame, columns.id_column, source)
-    result = check_nulls(frame, columns=columns.kept, dataset=dataset, output_dir=output_dir)
+    result = check_nulls(
+        frame,
+        columns=columns.kept,
+        dataset=dataset,
+        output_dir=output_dir,
+        expectations=expectations,
+        max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+    )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     if with_nulls and null_policy == "fail":
         listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
@@ -90,6 +101,7 @@ def validate_texts(
             f"null values in {listed} of {source}; fix the data or set validation.null_policy: drop"
         )
         raise ValidationFailed(msg)
+    check_outcomes(result.outcomes, dataset=dataset)
     rows_dropped = 0
     if with_nulls:
         kept = frame.drop_nulls(list(with_nulls))
@@ -140,6 +152,7 @@ def validate_texts(
             bad_text_policy=bad_text_policy,
             **duplicate_stats(frame, text=text, label=columns.label),
         ),
+        expectations=tuple(outcome.as_manifest() for outcome in result.outcomes),
     )
 
 

@@ -110,6 +110,10 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
     for key in ("source", "output"):
         if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
             raw[key] = os.path.normpath(base / raw[key])
+    validation = raw.get("validation")
+    if isinstance(validation, dict) and isinstance(validation.get("expectation_suite"), str):
+        # A Great Expectations suite file, like `source`, is relative to the config.
+        validation["expectation_suite"] = os.path.normpath(base / validation["expectation_suite"])
     rebalance = raw.get("rebalance")
     if isinstance(rebalance, dict) and isinstance(rebalance.get("augmentations"), str):
         # An image run's saved albumentations pipeline, like `source`, is relative to the config.

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from rebalance.errors import DataError
+from rebalance.config.expectations import ExpectationEntry, read_suite
+from rebalance.errors import ConfigError, DataError
 from tasks.core.columns import SPLITS
 from tasks.core.tables import missing_column, source_columns
 
@@ -62,6 +63,47 @@ class ValidationConfig(Section):
         "whose nulls cause it (exactly this share passes). Fill those nulls or leave the "
         "columns out, or raise it (up to 1, no limit) when losing those rows is intended.",
     )
+    expectations: list[ExpectationEntry] = Field(
+        default_factory=list,
+        description="Great Expectations expectations the data as read must meet, run in the "
+        "same checkpoint as the null check: each `{expectation: ExpectColumnValuesToBeBetween, "
+        "kwargs: {column: age, min_value: 0}, severity: fail}` (GX's class name or its "
+        "snake_case name, GX's kwargs). In a streamed run each batch is validated; counts of "
+        "unexpected rows add up over the batches, other expectations judge each batch.",
+    )
+    expectation_suite: Path | None = Field(
+        None,
+        description="A Great Expectations suite JSON file (as `suite.to_json_dict()` writes "
+        "it) whose expectations run beside `expectations`; each is `fail` unless its "
+        "`meta.severity` is `warn`. Relative to the config file's folder.",
+    )
+    data_docs_keep: int = Field(
+        30,
+        ge=1,
+        description="Runs the dataset's Data Docs site (`<output>/<name>/data_docs/`) keeps: "
+        "each run adds its validation, and the pages of older ones are deleted.",
+    )
+
+    @field_validator("expectation_suite")
+    @classmethod
+    def _suite_readable(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_suite(path)
+        return path
+
+    def declared_expectations(self) -> list[ExpectationEntry]:
+        """`expectations`, then the suite file's (read again: it may have changed since).
+
+        Raises:
+            ConfigError: the suite file no longer reads as a valid suite.
+        """
+        if self.expectation_suite is None:
+            return list(self.expectations)
+        try:
+            suite = read_suite(self.expectation_suite)
+        except ValueError as exc:
+            raise ConfigError(f"validation.expectation_suite: {exc}") from None
+        return [*self.expectations, *suite]
 
 
 class SplitConfig(Section):

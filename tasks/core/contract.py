@@ -80,6 +80,9 @@ class Checked(Generic[FactsT]):
     findings: FactsT = NO_FACTS  # type: ignore[assignment]
     # Markdown sections for the report (the image checks, ...).
     report_sections: tuple[str, ...] = ()
+    # The config's Great Expectations expectations, each with its status and what GX
+    # observed, as manifest.json lists them (`validations.expectations.Outcome`).
+    expectations: tuple[dict[str, Any], ...] = ()
 
     def without_frame(self) -> Checked[FactsT]:
         """The same findings with an empty frame: frees the rows once the split holds them."""

@@ -74,6 +74,7 @@ class ImageModality(Modality[ImageConfig]):
             max_pixels=config.validation.max_pixels,
             dataset=config.name,
             output_dir=output_dir,
+            expectations=config.validation.declared_expectations(),
         )
 
     def split_keys(

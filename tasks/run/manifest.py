@@ -20,6 +20,7 @@ from tasks.run.class_weights import class_weights
 from tasks.run.drift import Drift, render_drift
 from tasks.run.hashsplit import pins_for_manifest
 from tasks.run.split import SplitResult
+from validations.data_docs import INDEX, data_docs_link, run_page
 
 MANIFEST_FILE = "manifest.json"
 # What a rerun compares to reuse a run (tasks/run/rerun.py); None: the run is never reused.
@@ -142,7 +143,10 @@ def build_manifest(
             "max_drop_fraction": config.validation.max_drop_fraction,
             "rows_dropped_for_nulls": checked.rows_dropped_for_nulls,
             "result": "validation/result.json",
-            "data_docs": "validation/data_docs/index.html",
+            # The dataset's Data Docs site, beside the run folders (relative to this one).
+            "data_docs": data_docs_link(INDEX),
+            "data_docs_page": data_docs_link(run_page(run_id)),
+            "expectations": list(checked.expectations),
             **checked.findings.as_manifest(),
         },
         "drift": drift.as_manifest() if drift is not None else None,

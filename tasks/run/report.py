@@ -25,6 +25,8 @@ SHARED_VALIDATION_KEYS = (
     "rows_dropped_for_nulls",
     "result",
     "data_docs",
+    "data_docs_page",
+    "expectations",
 )
 # The manifest's two class-weight sets, by key, with their headings in the report.
 WEIGHT_SETS = {"before_rebalancing": "Before rebalancing", "as_published": "As published"}
@@ -87,6 +89,9 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         rows_dropped=manifest["rows"]["dropped"],
         findings=[(k, v) for k, v in validation.items() if k not in SHARED_VALIDATION_KEYS],
         nulls=null_rows(manifest),
+        expectations=validation.get("expectations", []),
+        data_docs=validation.get("data_docs"),
+        data_docs_page=validation.get("data_docs_page"),
         rows=rows,
         ratio_before=imbalance_ratio(manifest["counts"]["before"]["train"]),
         ratio_after=imbalance_ratio(manifest["counts"]["after"]["train"]),

@@ -20,6 +20,7 @@ from typing import Any
 from rebalance.config import CommonConfig
 from rebalance.errors import RebalanceError
 from tasks.core.contract import Modality
+from tasks.core.files import file_sha256
 from tasks.run.folder import LATEST, remove_abandoned_folders
 from tasks.run.manifest import FINGERPRINT, MANIFEST_FILE, file_hashes, library_versions
 
@@ -42,11 +43,19 @@ def input_fingerprint(config: CommonConfig, modality: Modality, /) -> str | None
     if inputs is None:
         return None
     parts: dict[str, Any] = {
-        "config": config.model_dump(mode="json", exclude=_NOT_OUTPUT_SHAPING),
+        "config": config.model_dump(
+            mode="json",
+            # How many runs the Data Docs site keeps is not part of a run's outputs either.
+            exclude={**dict.fromkeys(_NOT_OUTPUT_SHAPING, True), "validation": {"data_docs_keep"}},
+        ),
         "versions": library_versions(),
         "code": code_sha256(),
         **inputs,
     }
+    suite = config.validation.expectation_suite
+    if suite is not None and suite.is_file():
+        # The suite's expectations decide the validation as its path does not.
+        parts["expectation_suite"] = file_sha256(suite)
     encoded = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
 

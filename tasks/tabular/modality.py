@@ -61,6 +61,7 @@ class TabularModality(Modality[TabularConfig]):
                 batch_rows=config.streaming.batch_rows,
                 source=config.source,
                 scratch=output_dir.parent / INGESTED_FILE,
+                expectations=config.validation.declared_expectations(),
             )
         return validate_table(
             ingested.frame,
@@ -69,6 +70,7 @@ class TabularModality(Modality[TabularConfig]):
             max_drop_fraction=config.validation.max_drop_fraction,
             dataset=config.name,
             output_dir=output_dir,
+            expectations=config.validation.declared_expectations(),
         )
 
     def evaluate(

@@ -70,6 +70,7 @@ class TextModality(Modality[TextConfig]):
             dataset=config.name,
             source=config.source,
             output_dir=output_dir,
+            expectations=config.validation.declared_expectations(),
         )
 
     def split_keys(

@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from rebalance.errors import ConfigError, DataError
-from validations.null_check import NullCheckResult, check_nulls
+from tests.helpers import Entry
+from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,14 @@ def test_clean_frame_passes_with_zero_counts(runs: Runs) -> None:
 
 
 @pytest.mark.slow
-def test_clean_frame_writes_result_json_and_data_docs(runs: Runs) -> None:
+def test_clean_frame_writes_result_json_only(runs: Runs) -> None:
     result = json.loads(runs.clean.result_path.read_text(encoding="utf-8"))
 
     assert runs.clean.result_path == runs.base / "clean" / "result.json"
-    assert runs.clean.data_docs_index == runs.base / "clean" / "data_docs" / "index.html"
-    assert runs.clean.data_docs_index.is_file()
+    # The Data Docs site is the dataset's (validations.data_docs), not the run's.
+    assert [path.name for path in (runs.base / "clean").iterdir()] == ["result.json"]
     assert result["success"] is True
-    assert result["suite_name"] == "clean.nulls"
+    assert result["suite_name"] == "clean"
     checked = [r["expectation_config"]["kwargs"]["column"] for r in result["results"]]
     assert sorted(checked) == ["feature", "label"]
     types = {r["expectation_config"]["type"] for r in result["results"]}
@@ -163,3 +164,111 @@ def test_unwritable_output_dir_raises_oserror(tmp_path: Path) -> None:
 
     with pytest.raises(OSError):
         check_nulls(_clean_frame(), columns=["label"], dataset="toy", output_dir=blocker / "out")
+
+
+def _ages() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "age": pl.Series([30, -1, None, 45, -7, 51, 60, 22, 19, 70], dtype=pl.Int64),
+            "label": ["a", "b"] * 5,
+        }
+    )
+
+
+@pytest.mark.slow
+def test_declared_expectations_run_in_the_null_checks_suite_with_their_outcomes(tmp_path):
+    entries = [
+        Entry("ExpectColumnValuesToBeBetween", {"column": "age", "min_value": 0}, "warn"),
+        Entry("ExpectTableRowCountToBeBetween", {"min_value": 20}),
+        Entry("ExpectColumnDistinctValuesToBeInSet", {"column": "label", "value_set": ["a", "b"]}),
+        Entry("ExpectColumnValuesToBeInSet", {"column": "nope", "value_set": [1]}, "warn"),
+    ]
+
+    result = check_nulls(
+        _ages(), columns=["label"], dataset="ages", output_dir=tmp_path, expectations=entries
+    )
+
+    found = [(o.expectation, o.status, o.observed) for o in result.outcomes]
+    assert found[:3] == [
+        (
+            "ExpectColumnValuesToBeBetween",
+            "warning",
+            # pandas holds an integer column with a null as floats.
+            "2 unexpected of 9 non-null values (22.22%), e.g. -1.0, -7.0",
+        ),
+        ("ExpectTableRowCountToBeBetween", "failed", "observed value 10"),
+        ("ExpectColumnDistinctValuesToBeInSet", "passed", found[2][2]),
+    ]
+    # A column the data does not have is GX's to report, as that expectation's error.
+    assert found[3][1] == "warning"
+    assert found[3][2] == 'an error: The column "nope" in BatchData does not exist.'
+    # `age` was converted for its expectation, not null-checked.
+    assert result.null_counts == {"label": 0}
+    written = json.loads(result.result_path.read_text())
+    severities = {
+        item["expectation_config"]["type"]: item["expectation_config"]["severity"]
+        for item in written["results"]
+    }
+    assert severities["expect_column_values_to_be_between"] == "warning"
+    assert severities["expect_table_row_count_to_be_between"] == "critical"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("max_drop_fraction", "passes"), [(0.1, True), (0.09, False)])
+def test_under_a_drop_policy_the_null_check_passes_up_to_the_share_it_may_drop(
+    tmp_path, max_drop_fraction, passes
+):
+    # One null in 10 rows: exactly 10% may go.
+    result = check_nulls(
+        _ages(),
+        columns=["age", "label"],
+        dataset="ages",
+        output_dir=tmp_path,
+        max_drop_fraction=max_drop_fraction,
+    )
+
+    written = json.loads(result.result_path.read_text())
+    (age,) = [r for r in written["results"] if r["expectation_config"]["kwargs"]["column"] == "age"]
+    assert result.null_counts == {"age": 1, "label": 0}
+    assert age["success"] is passes
+    assert age["result"]["unexpected_count"] == 1
+    assert age["expectation_config"]["kwargs"]["mostly"] == pytest.approx(1 - max_drop_fraction)
+    assert "null_policy: drop" in age["expectation_config"]["notes"]
+
+
+@pytest.mark.slow
+def test_batches_add_up_to_what_the_whole_frame_gives(tmp_path):
+    frame = _ages()
+    entries = [
+        # Batch 1 (rows 0-4) has 2 of 4 below zero: 50% there, 75% overall >= mostly 0.7.
+        Entry("ExpectColumnValuesToBeBetween", {"column": "age", "min_value": 0, "mostly": 0.7}),
+        Entry("ExpectColumnValuesToBeUnique", {"column": "label"}, "warn"),
+    ]
+
+    whole = check_nulls(
+        frame, columns=["label"], dataset="d", output_dir=tmp_path / "w", expectations=entries
+    )
+    batched = check_nulls_in_batches(
+        frame.iter_slices(5),
+        columns=["label"],
+        dataset="d",
+        output_dir=tmp_path / "b",
+        expectations=entries,
+    )
+
+    assert [o.status for o in whole.outcomes] == ["passed", "warning"]
+    assert [o.status for o in batched.outcomes] == ["passed", "warning"]
+    assert batched.outcomes[0].observed == whole.outcomes[0].observed
+    assert json.loads(batched.result_path.read_text())["meta"]["batches"] == 2
+
+
+def test_kwargs_gx_refuses_at_build_time_are_a_config_error_naming_the_entry(tmp_path):
+    # Each kwarg is valid alone; GX's validator relates them (a bound is needed).
+    entry = Entry("ExpectColumnValuesToBeBetween", {"column": "age"})
+
+    with pytest.raises(
+        ConfigError, match=r"Great Expectations refuses ExpectColumnValuesToBeBetween"
+    ):
+        check_nulls(
+            _ages(), columns=["label"], dataset="d", output_dir=tmp_path, expectations=[entry]
+        )

@@ -76,7 +76,14 @@ def test_a_failed_run_ends_stderr_with_one_sentence_and_no_traceback(tmp_path, p
     assert last.startswith("rebalance: null values in 'status' (1); fix the data")
     assert "Traceback" not in done.stderr
     assert done.stdout.strip() == "" or not Path(done.stdout.strip().splitlines()[-1]).exists()
-    assert not (tmp_path / "out").exists() or list((tmp_path / "out").rglob("*")) == []
+    # Nothing is published; the dataset's Data Docs list the failed validation.
+    left = {
+        path.relative_to(tmp_path / "out" / "t").parts[0]
+        for path in (tmp_path / "out").rglob("*")
+        if path != tmp_path / "out" / "t"
+    }
+    assert left == {"data_docs"}
+    assert "✖ Failed" in (tmp_path / "out" / "t" / "data_docs" / "index.html").read_text()
 
 
 def test_debug_shows_the_traceback(tmp_path, prefect_home):

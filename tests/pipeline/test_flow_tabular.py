@@ -35,7 +35,20 @@ def loans_run(prefect_harness, tmp_path_factory):
         write_config(
             folder,
             "loans.csv",
-            validation={"null_policy": "drop"},
+            validation={
+                "null_policy": "drop",
+                "expectations": [
+                    {
+                        "expectation": "expect_column_values_to_be_unique",
+                        "kwargs": {"column": "loan_id"},
+                    },
+                    {
+                        "expectation": "ExpectColumnMaxToBeBetween",
+                        "kwargs": {"column": "amount", "max_value": 100},
+                        "severity": "warn",
+                    },
+                ],
+            },
             evaluate={"n_repeats": 1},
             retries=1,
         )
@@ -122,7 +135,40 @@ def test_manifest_lists_counts_weights_hashes_and_timings(loans_run):
         "class_weights.json",
     } <= set(manifest["files"])
     assert "validation/result.json" in manifest["files"]
-    assert "validation/data_docs/index.html" in manifest["files"]
+    # Data Docs live once per dataset, beside the run folders, not in each of them.
+    assert not any(name.startswith("validation/data_docs") for name in manifest["files"])
+    assert Path(run_dir, manifest["validation"]["data_docs_page"]).is_file()
+    index = Path(run_dir, manifest["validation"]["data_docs"]).read_text()
+    assert Path(run_dir).name in index
+
+
+def test_expectations_are_reported_and_the_dropped_null_does_not_fail_data_docs(loans_run):
+    frame, _, run_dir = loans_run
+    manifest = _manifest(run_dir)
+    report = Path(run_dir, "report.md").read_text()
+    result = json.loads(Path(run_dir, "validation", "result.json").read_text())
+    site = Path(run_dir).parent / "data_docs"
+
+    found = manifest["validation"]["expectations"]
+    assert [(item["expectation"], item["status"]) for item in found] == [
+        ("ExpectColumnValuesToBeUnique", "passed"),
+        ("ExpectColumnMaxToBeBetween", "warning"),
+    ]
+    assert found[1]["observed"] == f"observed value {frame['amount'].max()}"
+    assert "## Expectations" in report
+    assert "| ExpectColumnMaxToBeBetween |" in report
+    # The null of `income` was dropped by policy: GX shows it, and passes it.
+    (income,) = [
+        item
+        for item in result["results"]
+        if item["expectation_config"]["type"] == "expect_column_values_to_not_be_null"
+        and item["expectation_config"]["kwargs"]["column"] == "income"
+    ]
+    assert income["success"] is True
+    assert income["result"]["unexpected_count"] == 1
+    runs = json.loads((site / "runs.json").read_text())
+    assert runs[0]["run_id"] == Path(run_dir).name
+    assert runs[0]["status"] == "Passed with warnings"
 
 
 def test_the_evaluation_compares_the_arms_on_train_folds_in_manifest_and_report(loans_run):
@@ -288,7 +334,11 @@ def test_bad_input_gets_one_clear_line_and_leaves_no_run_folder(
     assert re.search(expected, stderr[-1]), stderr[-1]
     assert stderr[-1].startswith("rebalance: ")
     out = tmp_path / "out"
-    assert not out.exists() or list(out.rglob("*")) == []
+    # No run folder; the dataset's Data Docs may list a validation that stopped the run.
+    assert (
+        not out.exists()
+        or [p for p in out.rglob("*") if p.is_file() and "data_docs" not in p.parts] == []
+    )
 
 
 def test_a_failed_run_keeps_latest_on_the_previous_good_run(prefect_harness, tmp_path, capsys):
@@ -303,7 +353,7 @@ def test_a_failed_run_keeps_latest_on_the_previous_good_run(prefect_harness, tmp
     dataset = tmp_path / "out" / "t"
     assert os.path.realpath(dataset / "latest") == os.path.realpath(good)
     assert sorted(path.name for path in dataset.iterdir()) == sorted(
-        [os.path.basename(good), "latest"]
+        [os.path.basename(good), "latest", "data_docs"]
     )
 
 

@@ -179,3 +179,43 @@ def test_a_hash_split_says_so_with_its_pins_and_a_stratified_one_stays_silent():
     assert "Split by key hash (seed 7): rows keep their split as the data grows." in report
     assert "other than their hash's (kept by later runs): 2.\n" in report
     assert "key hash" not in render_markdown({**manifest, "split": {"method": "stratified"}})
+
+
+def test_the_report_lists_every_expectation_with_its_status_and_links_the_data_docs():
+    manifest = _manifest()
+    manifest["validation"] |= {
+        "data_docs": "../data_docs/index.html",
+        "data_docs_page": "../data_docs/runs/20260101T000000Z-abcdef.html",
+        "expectations": [
+            {
+                "expectation": "ExpectColumnValuesToBeInSet",
+                "kwargs": {"column": "a|b", "value_set": ["<b>"]},
+                "severity": "warn",
+                "status": "warning",
+                "observed": "2 unexpected of 40 values (5.00%), e.g. '<i>x</i>'",
+            },
+            {
+                "expectation": "ExpectTableRowCountToBeBetween",
+                "kwargs": {"min_value": 10},
+                "severity": "fail",
+                "status": "passed",
+                "observed": "observed value 40",
+            },
+        ],
+    }
+
+    markdown = render_markdown(manifest)
+    section = _section(markdown, "Expectations")
+    html = GFM.render(section)
+
+    assert _rows(html) == [5, 5]
+    assert "<b>" not in html and "<i>" not in html
+    assert "| ExpectTableRowCountToBeBetween | `{'min_value': 10}` | fail | passed |" in section
+    assert "](../data_docs/runs/20260101T000000Z-abcdef.html)" in section
+    assert "](../data_docs/index.html)" in section
+
+
+def test_the_report_says_when_no_expectation_was_declared():
+    section = _section(render_markdown(_manifest()), "Expectations")
+
+    assert section.startswith("No expectations declared besides the null check")

@@ -39,6 +39,28 @@ def test_fingerprint_follows_the_data_and_the_config_but_not_retries_or_retentio
     assert _fingerprint(config) != first
 
 
+def test_fingerprint_follows_the_expectation_suites_content_not_the_data_docs_retention(table):
+    suite = table / "suite.json"
+    suite.write_text(
+        json.dumps(
+            {"expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "a"}}]}
+        )
+    )
+    config = load_config(
+        write_config(table, "d.csv", validation={"expectation_suite": "suite.json"})
+    )
+    first = _fingerprint(config)
+    keep = config.validation.model_copy(update={"data_docs_keep": 3})
+
+    assert _fingerprint(config.model_copy(update={"validation": keep})) == first
+    suite.write_text(
+        json.dumps(
+            {"expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "b"}}]}
+        )
+    )
+    assert _fingerprint(config) != first
+
+
 def test_a_missing_source_has_no_fingerprint_and_nothing_to_reuse(tmp_path):
     config = load_config(write_config(tmp_path, "nowhere.csv"))
 
