@@ -388,7 +388,9 @@ def test_a_night_whose_priors_moved_fails_naming_the_drift_and_keeps_latest(
     )
     dataset = tmp_path / "out" / "t"
     assert os.path.realpath(dataset / "latest") == os.path.realpath(first)
-    assert sorted(path.name for path in dataset.iterdir()) == sorted([first.name, "latest"])
+    assert sorted(path.name for path in dataset.iterdir()) == sorted(
+        [first.name, "latest", "data_docs"]
+    )
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["t-drift"]))

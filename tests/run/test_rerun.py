@@ -94,7 +94,7 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     assert out.strip().splitlines()[-1] == first
     assert "unchanged since" in err and "--force" in err
     assert sorted(path.name for path in dataset.iterdir()) == sorted(
-        [os.path.basename(first), "latest"]
+        [os.path.basename(first), "latest", "data_docs"]
     )
 
     # The flow itself reuses too (deployments run it without the CLI); force runs anyway.
@@ -116,7 +116,9 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     manifest = json.loads(Path(rerun, "manifest.json").read_text())
     assert manifest["input_fingerprint"] == _fingerprint(config)
     on_disk = sorted(path.name for path in dataset.iterdir() if not path.name.startswith("."))
-    assert on_disk == sorted([os.path.basename(forced), os.path.basename(rerun), "latest"])
+    assert on_disk == sorted(
+        [os.path.basename(forced), os.path.basename(rerun), "latest", "data_docs"]
+    )
 
 
 def test_the_code_fingerprint_covers_subpackages_and_templates(tmp_path):
