@@ -93,3 +93,38 @@ class Entry:
     expectation: str
     kwargs: dict
     severity: str = "fail"
+
+
+def table_validations(columns):
+    """A parametrize mark over the two ways a table is validated, in memory and streamed
+    (two batches of 50 rows), each called as `validate(frame, tmp_path, **options)` with
+    `null_policy="drop"`: what one finds the other must find."""
+    import pytest
+
+    from validations.tabular import validate_table, validate_table_batches
+
+    def in_memory(frame, tmp_path, **options):
+        return validate_table(
+            frame,
+            columns=columns,
+            null_policy="drop",
+            dataset="t",
+            output_dir=tmp_path / "memory",
+            **options,
+        )
+
+    def streamed(frame, tmp_path, **options):
+        return validate_table_batches(
+            frame.lazy(),
+            columns=columns,
+            null_policy="drop",
+            dataset="t",
+            output_dir=tmp_path / "streamed",
+            # Two batches: a check per batch would judge each half on its own.
+            batch_rows=50,
+            source=tmp_path / "t.csv",
+            scratch=tmp_path / "scratch.parquet",
+            **options,
+        )
+
+    return pytest.mark.parametrize("validate", [in_memory, streamed], ids=["memory", "streamed"])

@@ -19,6 +19,12 @@ from tasks.core.columns import SPLITS
 SHOWN_COLUMNS = 5
 
 
+def tolerated_nulls(null_policy: str, max_drop_fraction: float, /) -> float | None:
+    """The share of null rows the null expectations accept: the drop limit under `drop`
+    (those rows are removed, not failed), None under `fail` (any null fails)."""
+    return max_drop_fraction if null_policy == "drop" else None
+
+
 @dataclass(frozen=True)
 class NullDrop:
     """What a `drop` null policy removed.

@@ -27,7 +27,7 @@ from rebalance.errors import DataError, ValidationFailed
 from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.contract import Checked
 from tasks.core.markdown import render
-from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.drops import NullDrop, check_classes_left, check_drop_fraction, tolerated_nulls
 from validations.expectations import Declared, check_outcomes
 from validations.null_check import check_nulls
 
@@ -205,7 +205,7 @@ def validate_images(
         dataset=dataset,
         output_dir=output_dir,
         expectations=expectations,
-        max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+        max_drop_fraction=tolerated_nulls(null_policy, max_drop_fraction),
     )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     rows_dropped = 0

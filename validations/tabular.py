@@ -13,7 +13,7 @@ from tasks.core.columns import Columns
 from tasks.core.contract import Checked
 from tasks.core.frames import batches, sink_parquet
 from tasks.core.tables import reading
-from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.drops import NullDrop, check_classes_left, check_drop_fraction, tolerated_nulls
 from validations.expectations import Declared, check_outcomes
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
@@ -52,7 +52,7 @@ def validate_table(
         dataset=dataset,
         output_dir=output_dir,
         expectations=expectations,
-        max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+        max_drop_fraction=tolerated_nulls(null_policy, max_drop_fraction),
     )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     rows_dropped = 0
@@ -145,7 +145,7 @@ def validate_table_batches(
             dataset=dataset,
             output_dir=output_dir,
             expectations=expectations,
-            max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+            max_drop_fraction=tolerated_nulls(null_policy, max_drop_fraction),
         )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     if with_nulls and null_policy == "fail":

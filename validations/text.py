@@ -18,7 +18,7 @@ from rebalance.errors import DataError, ValidationFailed
 from tasks.core.classes import check_class_sizes, class_counts
 from tasks.core.columns import Columns
 from tasks.core.contract import Checked
-from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.drops import NullDrop, check_classes_left, check_drop_fraction, tolerated_nulls
 from validations.expectations import Declared, check_outcomes
 from validations.null_check import check_nulls
 
@@ -92,7 +92,7 @@ def validate_texts(
         dataset=dataset,
         output_dir=output_dir,
         expectations=expectations,
-        max_drop_fraction=max_drop_fraction if null_policy == "drop" else None,
+        max_drop_fraction=tolerated_nulls(null_policy, max_drop_fraction),
     )
     with_nulls = {name: count for name, count in result.null_counts.items() if count}
     if with_nulls and null_policy == "fail":

@@ -11,7 +11,6 @@ expectations with GX itself (GX's cross-kwarg validators run there, before the s
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import numbers
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rebalance.config.expectation_vocabulary import ELSEWHERE, EXPECTATIONS
+from rebalance.config.hints import name_hint, parameter_hint
 
 EXPECTATION_NAMES = tuple(EXPECTATIONS)
 _BY_TYPE = {entry["type"]: name for name, entry in EXPECTATIONS.items()}
@@ -57,8 +57,7 @@ def canonical_expectation(name: str, /) -> str:
         )
         raise ValueError(msg)
     pool = [*EXPECTATION_NAMES, *_BY_TYPE] if "_" in name else list(EXPECTATION_NAMES)
-    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    hint = name_hint(name, pool)
     msg = (
         f"unknown expectation '{name}'; {hint}use a Great Expectations expectation class "
         "name (ExpectColumnValuesToBeBetween) or its snake_case name "
@@ -77,8 +76,7 @@ def check_kwargs(expectation: str, kwargs: Mapping[str, Any], /) -> None:
     params = EXPECTATIONS[expectation]["params"]
     for name, value in kwargs.items():
         if name not in params:
-            close = difflib.get_close_matches(name, sorted(params), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = parameter_hint(name, params)
             msg = (
                 f"{expectation} has no kwarg '{name}'{hint}; its kwargs are "
                 f"{', '.join(sorted(params))}"

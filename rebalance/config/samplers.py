@@ -9,13 +9,13 @@ imblearn itself.
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 import operator
 from collections.abc import Mapping
 from typing import Any
 
+from rebalance.config.hints import name_hint, parameter_hint
 from rebalance.config.vocabulary import SAMPLER_PARAMS
 
 NO_SAMPLER = "none"
@@ -42,8 +42,7 @@ def canonical_sampler(name: str, /) -> str:
     by_lower = {candidate.lower(): candidate for candidate in SAMPLER_NAMES}
     canonical = by_lower.get(name.lower())
     if canonical is None:
-        close = difflib.get_close_matches(name, SAMPLER_NAMES, n=3, cutoff=0.5)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        hint = name_hint(name, SAMPLER_NAMES, cutoff=0.5)
         msg = (
             f"unknown sampler '{name}'; {hint}choose an imbalanced-learn sampler "
             f"({', '.join(SAMPLER_NAMES)}) or '{NO_SAMPLER}'"
@@ -72,8 +71,7 @@ def check_params(sampler: str, params: Mapping[str, Any], /) -> None:
         raise ValueError(msg)
     for name, value in params.items():
         if name not in accepted:
-            close = difflib.get_close_matches(name, sorted(accepted), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = parameter_hint(name, accepted)
             msg = (
                 f"{sampler} has no parameter '{name}'{hint}; its parameters are "
                 f"{', '.join(sorted(set(accepted) - {'random_state'}))}"

@@ -7,11 +7,11 @@ to check: the `check-config` step builds the pipeline before any data is read.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rebalance.config.hints import name_hint, parameter_hint
 from rebalance.config.vocabulary import TRANSFORM_PARAMS
 
 TRANSFORM_NAMES = tuple(TRANSFORM_PARAMS)
@@ -45,8 +45,7 @@ def _check_item(item: str | Mapping[str, Any], where: str) -> None:
         msg = f"{where} must be a transform name or `{{Name: {{param: value}}}}`, got {item!r}"
         raise ValueError(msg)
     if name not in TRANSFORM_PARAMS:
-        close = difflib.get_close_matches(name, TRANSFORM_NAMES, n=3, cutoff=0.6)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        hint = name_hint(name, TRANSFORM_NAMES)
         msg = (
             f"{where}: '{name}' is not an albumentations transform; {hint}use a class name "
             "such as Affine, HorizontalFlip, RandomResizedCrop or ColorJitter"
@@ -55,8 +54,7 @@ def _check_item(item: str | Mapping[str, Any], where: str) -> None:
     accepted = TRANSFORM_PARAMS[name]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], accepted, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = parameter_hint(unknown[0], accepted)
         msg = (
             f"{where}: {name} has no parameter {', '.join(repr(p) for p in unknown)}{hint}; "
             f"its parameters are {', '.join(accepted)}"

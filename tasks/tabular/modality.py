@@ -106,12 +106,15 @@ class TabularModality(Modality[TabularConfig]):
 
     def _resample(self, train, columns, config, run_dir, sampler, params) -> Resampled:
         # Val and test are in the run folder: no synthetic row may contradict one of them.
-        holdout = split_identities(
-            run_dir,
-            identify=lambda frame: self.sample_identity(frame, columns),
-            label=columns.label,
-            batch_rows=config.streaming.batch_rows,
-        )
+        # Without a sampler no row is made, so their identities are not read.
+        holdout = None
+        if sampler != samplers.NO_SAMPLER:
+            holdout = split_identities(
+                run_dir,
+                identify=lambda frame: self.sample_identity(frame, columns),
+                label=columns.label,
+                batch_rows=config.streaming.batch_rows,
+            )
         if isinstance(train, pl.LazyFrame):
             if streams(sampler, params):
                 return resample_streaming(

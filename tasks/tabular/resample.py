@@ -8,6 +8,7 @@ dtypes and id; only synthetic rows are rebuilt from numpy, cast to the original 
 from __future__ import annotations
 
 import dataclasses
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -276,15 +277,20 @@ def _without_contradictions(
     def identify(frame: pl.DataFrame) -> pl.Series:
         return table_identity(frame, columns.features)
 
+    @cache
+    def matrix() -> Any:
+        # Built on the first redraw only (most runs need none), then shared by every round.
+        return sampler_matrix(
+            train, name, columns=columns, numeric=numeric, categorical=categorical
+        )
+
     def draw(wanted: dict[Any, int], random_state: int) -> pl.DataFrame | None:
         # The same sampler (k as lowered, categorical columns) for these classes only.
         fresh = clone(estimator).set_params(
             sampling_strategy={label: sizes[label] + count for label, count in wanted.items()},
             random_state=random_state,
         )
-        features = sampler_matrix(
-            train, name, columns=columns, numeric=numeric, categorical=categorical
-        )
+        features = matrix()
         resampled_x, resampled_y = fresh.fit_resample(features, labels)
         origin = _origin_of_rows(fresh, features, labels, resampled_x, resampled_y)
         return _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)

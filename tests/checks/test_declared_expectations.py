@@ -10,9 +10,8 @@ import pytest
 from rebalance.errors import ValidationFailed
 from tasks.core.columns import Columns
 from tasks.text.ingest import read_texts
-from tests.helpers import Entry
+from tests.helpers import Entry, table_validations
 from validations.images import validate_images
-from validations.tabular import validate_table, validate_table_batches
 from validations.text import validate_texts
 
 pytestmark = pytest.mark.slow  # Great Expectations runs (its import takes seconds)
@@ -34,32 +33,7 @@ def _table() -> pl.DataFrame:
     )
 
 
-def _in_memory(frame, tmp_path, **options):
-    return validate_table(
-        frame,
-        columns=COLUMNS,
-        null_policy="drop",
-        dataset="t",
-        output_dir=tmp_path / "memory",
-        **options,
-    )
-
-
-def _streamed(frame, tmp_path, **options):
-    return validate_table_batches(
-        frame.lazy(),
-        columns=COLUMNS,
-        null_policy="drop",
-        dataset="t",
-        output_dir=tmp_path / "streamed",
-        batch_rows=50,
-        source=tmp_path / "t.csv",
-        scratch=tmp_path / "scratch.parquet",
-        **options,
-    )
-
-
-VALIDATE = pytest.mark.parametrize("validate", [_in_memory, _streamed], ids=["memory", "streamed"])
+VALIDATE = table_validations(COLUMNS)
 
 
 @VALIDATE

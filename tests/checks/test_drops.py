@@ -9,9 +9,10 @@ import pytest
 from rebalance.errors import DataError, ValidationFailed
 from tasks.core.columns import Columns
 from tasks.text.ingest import read_texts
+from tests.helpers import table_validations
 from validations.drops import NullDrop, check_drop_fraction
 from validations.images import validate_images
-from validations.tabular import validate_table, validate_table_batches
+from validations.tabular import validate_table
 from validations.text import validate_texts
 
 COLUMNS = Columns(label="label", features=("notes", "x", "y"))
@@ -31,33 +32,13 @@ def _table(*, notes_null: int, x_null: int = 0, rows: int = 100, label=None) -> 
     )
 
 
+VALIDATE = table_validations(COLUMNS)
+
+
 def _in_memory(frame, tmp_path, **options):
     return validate_table(
-        frame,
-        columns=COLUMNS,
-        null_policy="drop",
-        dataset="t",
-        output_dir=tmp_path / "memory",
-        **options,
+        frame, columns=COLUMNS, null_policy="drop", dataset="t", output_dir=tmp_path, **options
     )
-
-
-def _streamed(frame, tmp_path, **options):
-    return validate_table_batches(
-        frame.lazy(),
-        columns=COLUMNS,
-        null_policy="drop",
-        dataset="t",
-        output_dir=tmp_path / "streamed",
-        # Two batches: a check per batch would refuse 20 nulls in the first 50 of 100 rows.
-        batch_rows=50,
-        source=tmp_path / "t.csv",
-        scratch=tmp_path / "scratch.parquet",
-        **options,
-    )
-
-
-VALIDATE = pytest.mark.parametrize("validate", [_in_memory, _streamed], ids=["memory", "streamed"])
 
 
 @VALIDATE
@@ -94,7 +75,14 @@ def test_a_drop_of_exactly_the_limit_passes_and_one_row_more_fails(
 
 
 def test_a_drop_above_the_default_passes_once_the_limit_is_raised(tmp_path):
-    checked = _in_memory(_table(notes_null=60, x_null=10), tmp_path, max_drop_fraction=0.7)
+    checked = validate_table(
+        _table(notes_null=60, x_null=10),
+        columns=COLUMNS,
+        null_policy="drop",
+        dataset="t",
+        output_dir=tmp_path,
+        max_drop_fraction=0.7,
+    )
 
     assert checked.rows_dropped_for_nulls == 70
     assert checked.class_counts == {"a": 15, "b": 15}
@@ -151,7 +139,14 @@ def test_a_drop_that_leaves_a_class_too_small_or_empties_one_of_three_is_named(t
     frame = _table(notes_null=8, x_null=3, label=labels)  # every 'b', three of 'c'
 
     with pytest.raises(DataError) as caught:
-        _in_memory(frame, tmp_path, max_drop_fraction=0.2)
+        validate_table(
+            frame,
+            columns=COLUMNS,
+            null_policy="drop",
+            dataset="t",
+            output_dir=tmp_path,
+            max_drop_fraction=0.2,
+        )
 
     assert str(caught.value).startswith(
         "validation.null_policy: drop removed 11 of the 100 rows read (11.0%) for nulls in "
@@ -165,7 +160,14 @@ def test_a_class_too_small_before_the_drop_is_not_blamed_on_it(tmp_path):
     frame = _table(notes_null=1, label=labels)
 
     with pytest.raises(DataError) as caught:
-        _in_memory(frame, tmp_path, max_drop_fraction=0.2)
+        validate_table(
+            frame,
+            columns=COLUMNS,
+            null_policy="drop",
+            dataset="t",
+            output_dir=tmp_path,
+            max_drop_fraction=0.2,
+        )
 
     assert str(caught.value).startswith("class 'b' (1 rows) of label 'label' is too small")
     assert "null_policy" not in str(caught.value)
