@@ -158,10 +158,15 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
                 entry["kwargs"],
                 entry["observed"],
             )
+    for note in checked.notes:
+        logger.warning(note)
     if checked.rows_dropped:
         with_nulls = {name: count for name, count in checked.null_counts.items() if count}
         logger.warning(
-            "dropped %d samples (nulls per column: %s)", checked.rows_dropped, with_nulls
+            "dropped %d samples (%d of them for nulls, per column: %s)",
+            checked.rows_dropped,
+            checked.rows_dropped_for_nulls,
+            with_nulls,
         )
     logger.info("classes: %s", checked.class_counts)
     return checked
