@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from rebalance.config import CommonConfig
 from rebalance.errors import STEP_NOTE, RebalanceError, ValidationFailed
-from tasks.core.artifacts import artifact_key, inline_images
+from tasks.core.artifacts import artifact_key, artifact_markdown
 from tasks.core.columns import Columns
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
 from tasks.core.frames import SCRATCH_FILES, count_synthetic, row_count
@@ -340,7 +340,7 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     # The UI shows an artifact key's history, so one key per dataset tracks it night by night.
     create_markdown_artifact(
         key=artifact_key(manifest["name"], "balance"),
-        markdown=inline_images(render_markdown(manifest), run_dir),
+        markdown=artifact_markdown(render_markdown(manifest), run_dir),
         description=f"Class balance of {manifest['name']}, run {manifest['run_id']}",
     )
     create_table_artifact(
