@@ -162,12 +162,11 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
         logger.warning(note)
     if checked.rows_dropped:
         with_nulls = {name: count for name, count in checked.null_counts.items() if count}
-        logger.warning(
-            "dropped %d samples (%d of them for nulls, per column: %s)",
-            checked.rows_dropped,
-            checked.rows_dropped_for_nulls,
-            with_nulls,
-        )
+        nulls = checked.rows_dropped_for_nulls
+        other = checked.rows_dropped - nulls  # the modality's own policies (bad files, texts)
+        why = [f"{nulls} for nulls, per column: {with_nulls}"] if nulls else []
+        why += [f"{other} by the {config.modality} checks"] if other else []
+        logger.warning("dropped %d samples (%s)", checked.rows_dropped, "; ".join(why))
     logger.info("classes: %s", checked.class_counts)
     return checked
 

@@ -329,7 +329,7 @@ def validate_images(
         skipped=skipped,
         skipped_outside_classes=outside,
     )
-    note = skip_note(skipped, outside, policy=bad_files)
+    note = skip_note(skipped, outside, bad=len(bad), policy=bad_files)
     return Checked(
         frame=frame,
         # Bad files left out count as dropped, as nulls a drop policy removed do.
@@ -385,20 +385,33 @@ def describe_reasons(reasons: Mapping[str, int], /) -> str:
 
 
 def skip_note(
-    skipped: Mapping[str, Mapping[str, int]], outside: Mapping[str, int], /, *, policy: str
+    skipped: Mapping[str, Mapping[str, int]],
+    outside: Mapping[str, int],
+    /,
+    *,
+    bad: int,
+    policy: str,
 ) -> str | None:
-    """One line for the log: files left out per class and reason, or None when none were."""
+    """One line for the log: files left out per class and reason, or None when none were.
+
+    Args:
+        skipped: Files left out per class and reason (`skip_counts`).
+        outside: Files and folders of no class, per reason.
+        bad: How many of them are bad files (the rest: what the folder scan did not index).
+        policy: `validation.bad_files`.
+    """
     if not skipped and not outside:
         return None
     total = sum(sum(reasons.values()) for reasons in skipped.values()) + sum(outside.values())
+    how = []
+    if bad:
+        how.append(f"{bad} bad, under validation.bad_files: {policy}")
+    if total > bad:
+        how.append(f"{total - bad} not indexed by the folder scan")
     parts = [f"class {name!r}: {describe_reasons(reasons)}" for name, reasons in skipped.items()]
     if outside:
         parts.append(f"no class: {describe_reasons(outside)}")
-    return (
-        f"left {total} image file(s) or folder(s) out (bad files under "
-        f"validation.bad_files: {policy}, and what the folder scan does not index): "
-        f"{'; '.join(parts)}; the report lists them"
-    )
+    return f"left out {total} file(s) ({'; '.join(how)}): {'; '.join(parts)}; report.md lists them"
 
 
 def empty_classes_message(

@@ -283,7 +283,10 @@ def test_left_out_files_are_counted_per_class_and_reason_for_manifest_log_and_re
     assert checked.rows_dropped == 2  # the two bad files; the rest were never rows
     assert checked.class_counts == {"a": 4, "b": 4}
     (note,) = checked.notes
-    assert note.startswith("left 6 image file(s) or folder(s) out")
+    assert note.startswith(
+        "left out 6 file(s) (2 bad, under validation.bad_files: skip; 4 not indexed by the "
+        "folder scan): "
+    )
     assert "class 'a': other extension (.txt) 2, zero bytes 1; class 'b': hidden file 1" in note
     assert "; no class: file beside the class folders 1;" in note
     section = checked.report_sections[0]

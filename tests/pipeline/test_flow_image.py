@@ -196,6 +196,12 @@ BAD_INPUTS = [
         r"image path '../x.png' resolves to .*outside the dataset root",
     ),
     (
+        "class folder of files the scan skips",
+        lambda f: (_tree(f) / "c").mkdir() or (f / "data" / "c" / "scan.pdf").write_text("x"),
+        {},
+        r"class folder 'c' \(.*/c: skipped other extension \(\.pdf\) 1\) has no usable image",
+    ),
+    (
         "unknown transform",
         _tree,
         {"rebalance": {"augmentations": ["Rotatte"]}},
