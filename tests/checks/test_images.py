@@ -366,3 +366,22 @@ def test_a_class_of_animated_gifs_only_is_validated_as_first_frames(tmp_path):
 
     assert checked.class_counts == {"a": 3, "g": 3}
     assert checked.findings.animated == 3
+
+
+def test_rebalance_validate_prints_what_was_left_out(tmp_path):
+    from rebalance.cli import validate
+    from rebalance.config import parse_config
+
+    root = image_tree(tmp_path / "data", {"a": 3, "b": 3})
+    (root / "b" / "scan.pdf").write_text("x")
+    config = parse_config(
+        {"name": "t", "modality": "image", "source": str(root), "output": str(tmp_path / "o")}
+    )
+
+    lines = validate(config).splitlines()
+
+    assert "skipped: {'b': {'other extension (.pdf)': 1}}" in lines
+    assert "note: left out 1 file(s) (1 not indexed by the folder scan): class 'b': other " in (
+        "\n".join(lines)
+    )
+    assert lines[-1] == "valid"
