@@ -385,3 +385,13 @@ def test_rebalance_validate_prints_what_was_left_out(tmp_path):
         "\n".join(lines)
     )
     assert lines[-1] == "valid"
+
+
+def test_a_dangling_symlink_named_like_an_image_is_a_missing_file(tmp_path):
+    root = image_tree(tmp_path / "data", {"a": 3, "b": 3})
+    os.symlink(root / "a" / "gone.png", root / "a" / "link.png")
+
+    checked = _validate_tree(root, bad_files="skip", output_dir=tmp_path / "v")
+
+    assert checked.findings.skipped == {"a": {"missing": 1}}
+    assert checked.findings.bad_files[0].path == "a/link.png"
