@@ -5,7 +5,8 @@ thinned per class from ~180 images of "0" down to 12 of "9". Like real exports, 
 pixel kinds and has flaws: most images are 8-bit grayscale PNG, some are RGB JPEG, RGBA PNG
 (transparent background) or 16-bit PNG, a few JPEGs carry an EXIF orientation, one image is
 stored twice under two names, and two files are broken (zero bytes; text with a .png name),
-which the demo config skips with `validation.bad_files: skip`.
+which the demo config skips with `validation.bad_files: skip`. The run logs WARNINGs about
+these hard cases, as it would for a real user; `deliberate_note` says they are expected.
 
 Seeded, so the tree is the same on every machine: `python demo/make_digits.py [folder]`.
 """
@@ -25,6 +26,8 @@ SIZE = 32
 # Images kept per class: a long tail, imbalance ratio 15.
 KEEP = {0: 178, 1: 150, 2: 120, 3: 90, 4: 65, 5: 45, 6: 32, 7: 24, 8: 16, 9: 12}
 EXIF_ORIENTATION = 0x0112
+# The broken files, made on purpose: their path in the tree and what is wrong with them.
+BROKEN = {"7/empty.png": "zero bytes", "8/notes.png": "text with a .png name"}
 
 
 def make_digits(folder: Path, /, *, seed: int = SEED) -> dict[str, int]:
@@ -51,6 +54,24 @@ def make_digits(folder: Path, /, *, seed: int = SEED) -> dict[str, int]:
     (folder / "7" / "empty.png").write_bytes(b"")
     (folder / "8" / "notes.png").write_text("not an image, despite the extension\n")
     return written
+
+
+def deliberate_note(folder: Path, /) -> str:
+    """One line for a new user: the WARNINGs the digits run logs are about flaws made here."""
+    sixteen_bit = sum(1 for path in folder.rglob("*.png") if _is_16_bit(path))
+    broken = ", ".join(f"{path} ({what})" for path, what in BROKEN.items())
+    return (
+        f"the tree holds on purpose {broken} and {sixteen_bit} 16-bit PNGs: the WARNINGs the "
+        "digits run logs about them are expected"
+    )
+
+
+def _is_16_bit(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            return image.mode.startswith("I")
+    except (OSError, ValueError):  # the broken files
+        return False
 
 
 def _upscale(image: np.ndarray) -> np.ndarray:
@@ -88,3 +109,4 @@ if __name__ == "__main__":
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "digits"
     counts = make_digits(out)
     print(f"wrote {sum(counts.values())} images into {out}: {counts}")
+    print(deliberate_note(out))

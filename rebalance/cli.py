@@ -152,6 +152,7 @@ def validate(config: RunConfig, /) -> str:
         f"{imbalance_ratio(counts):.2f}",
         f"nulls: {with_nulls or 'none'}; samples dropped: {checked.rows_dropped}",
         *[f"{key}: {value}" for key, value in checked.findings.as_manifest().items()],
+        *[f"note: {note}" for note in checked.notes],
         *[
             f"expectation {item['expectation']} {item['kwargs']}: {item['status']} "
             f"({item['observed']})"

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from rebalance.config import CommonConfig
 from rebalance.errors import STEP_NOTE, RebalanceError, ValidationFailed
-from tasks.core.artifacts import artifact_key, inline_images
+from tasks.core.artifacts import artifact_key, artifact_markdown
 from tasks.core.columns import Columns
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Resampled
 from tasks.core.frames import SCRATCH_FILES, count_synthetic, row_count
@@ -158,11 +158,15 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
                 entry["kwargs"],
                 entry["observed"],
             )
+    for note in checked.notes:
+        logger.warning(note)
     if checked.rows_dropped:
         with_nulls = {name: count for name, count in checked.null_counts.items() if count}
-        logger.warning(
-            "dropped %d samples (nulls per column: %s)", checked.rows_dropped, with_nulls
-        )
+        nulls = checked.rows_dropped_for_nulls
+        other = checked.rows_dropped - nulls  # the modality's own policies (bad files, texts)
+        why = [f"{nulls} for nulls, per column: {with_nulls}"] if nulls else []
+        why += [f"{other} by the {config.modality} checks"] if other else []
+        logger.warning("dropped %d samples (%s)", checked.rows_dropped, "; ".join(why))
     logger.info("classes: %s", checked.class_counts)
     return checked
 
@@ -335,7 +339,7 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     # The UI shows an artifact key's history, so one key per dataset tracks it night by night.
     create_markdown_artifact(
         key=artifact_key(manifest["name"], "balance"),
-        markdown=inline_images(render_markdown(manifest), run_dir),
+        markdown=artifact_markdown(render_markdown(manifest), run_dir),
         description=f"Class balance of {manifest['name']}, run {manifest['run_id']}",
     )
     create_table_artifact(

@@ -63,8 +63,9 @@ def image_tree(root: Path, counts: dict[str, int], *, kinds=("L",), seed: int = 
 
 
 def count_tree(root: Path) -> dict[str, int]:
-    """A plain directory-walking loader (like ImageFolder): images per class folder."""
-    extensions = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+    """A plain directory-walking loader (like ImageFolder, whose extensions include .gif):
+    images per class folder."""
+    extensions = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
     counts = {}
     for folder in sorted(path for path in root.iterdir() if path.is_dir()):
         files = [

@@ -27,7 +27,8 @@ class ImageValidationConfig(ValidationConfig):
         "fail",
         description="Files that cannot be used (missing, unreadable, zero bytes, not an image, "
         "corrupt or truncated, 0 pixels wide or high, above `max_pixels`, a pixel format that "
-        "cannot be augmented such as 32-bit float): `fail` stops the run and lists them; "
+        "cannot be augmented such as 32-bit float, not a regular file): `fail` stops the run "
+        "and lists them; "
         "`skip` leaves them out and lists them in the report and manifest.",
     )
     max_pixels: int = Field(

@@ -7,6 +7,8 @@ import base64
 import re
 from pathlib import Path
 
+from tasks.core.markdown import code_span
+
 
 def artifact_key(name: str, suffix: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
@@ -55,3 +57,30 @@ def inline_images(markdown: str, folder: Path, /) -> str:
         return f"![{match.group(1)}]({png_data_uri(path)})"
 
     return _LOCAL_PNG.sub(inline, markdown)
+
+
+# A markdown link, not an image, whose target is a relative path (no scheme, no anchor).
+_RELATIVE_LINK = re.compile(
+    r"(?<!!)\[((?:\\.|[^\]\\])*)\]\((?![A-Za-z][A-Za-z0-9+.-]*:|#|/)([^)\s]+)\)"
+)
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def local_links_as_paths(markdown: str, folder: Path, /) -> str:
+    """Markdown whose links to relative paths (report.md's link to the Data Docs site beside
+    the run folders) show the file's absolute path as text instead: the Prefect UI resolves
+    them against its own address, where they lead nowhere, and browsers do not follow
+    `file://` links from a web page."""
+
+    def as_path(match: re.Match[str]) -> str:
+        label = _ESCAPED.sub(r"\1", match.group(1))
+        path = str((folder / match.group(2)).resolve())
+        return str(code_span(path)) if label == match.group(2) else f"{label} ({code_span(path)})"
+
+    return _RELATIVE_LINK.sub(as_path, markdown)
+
+
+def artifact_markdown(markdown: str, folder: Path, /) -> str:
+    """report.md's markdown made for a Prefect artifact: the PNG files of `folder` it shows
+    inline (`inline_images`), its other relative links as absolute paths."""
+    return local_links_as_paths(inline_images(markdown, folder), folder)

@@ -83,6 +83,8 @@ class Checked(Generic[FactsT]):
     # The config's Great Expectations expectations, each with its status and what GX
     # observed, as manifest.json lists them (`validations.expectations.Outcome`).
     expectations: tuple[dict[str, Any], ...] = ()
+    # What the user should hear about in the log (warnings): files a scan skipped, ...
+    notes: tuple[str, ...] = ()
 
     def without_frame(self) -> Checked[FactsT]:
         """The same findings with an empty frame: frees the rows once the split holds them."""

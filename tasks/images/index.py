@@ -4,12 +4,19 @@ Both input forms give the same polars frame (`path` relative to the dataset root
 the file's size in bytes and its sha256), so the null check, the split and the report treat
 images like table rows. Every path is checked to stay inside the dataset root: an absolute
 path, a `..` that climbs out, or a symlink that points outside is refused with its name.
+
+A folder scan indexes the files with an image extension (any case) and records what it leaves
+out, per class folder and reason (hidden files and folders, other extensions, files beside the
+class folders, a folder linked twice): validation counts and reports them. A class folder with
+no file to index is an error that names it and what it holds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +26,11 @@ import polars as pl
 from rebalance.errors import DataError
 from tasks.core.files import file_sha256
 from tasks.core.tables import read_table, select_columns
+from validations.images import NotIndexed, describe_reasons, empty_classes_message
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# What a folder scan indexes (compared in lower case). GIF is read as its first frame, as
+# torchvision's ImageFolder and Keras read it; the copies made from it are PNG.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 TABLE_EXTENSIONS = (".csv", ".parquet", ".pq")
 PATH = "path"
 BYTES = "bytes"
@@ -40,6 +50,9 @@ class ImageIndex:
     root: Path
     # sha256 over every (path, label, content hash): changes when any image changes.
     listing_sha256: str
+    # What a folder scan left out, and its class folders (None: a table of paths).
+    not_indexed: tuple[NotIndexed, ...] = ()
+    class_folders: tuple[str, ...] | None = None
 
 
 def image_identity(frame: pl.DataFrame, /) -> pl.Series:
@@ -56,20 +69,18 @@ def read_index(source: Path, /, *, label: str, path_column: str) -> ImageIndex:
     """Index an ImageFolder tree (`source/<class>/...`) or a `path,label` table.
 
     Raises:
-        DataError: the source is missing or empty, a table column is missing, or a path
-            escapes the dataset root.
+        DataError: the source is missing or empty, a class folder holds no image file, a table
+            column is missing, or a path escapes the dataset root.
     """
+    not_indexed: tuple[NotIndexed, ...] = ()
+    class_folders: tuple[str, ...] | None = None
     if source.is_dir():
-        paths, labels = _walk_tree(source)
+        scan = _walk_tree(source)
         frame = pl.DataFrame(
-            {PATH: paths, label: labels}, schema={PATH: pl.String, label: pl.String}
+            {PATH: scan.paths, label: scan.labels}, schema={PATH: pl.String, label: pl.String}
         )
-        if frame.is_empty():
-            msg = (
-                f"image folder {source} holds no images in class subfolders; lay it out as "
-                f"{source}/<class>/<image> with extensions {', '.join(IMAGE_EXTENSIONS)}"
-            )
-            raise DataError(msg)
+        _refuse_empty_tree(source, scan)
+        not_indexed, class_folders = tuple(scan.not_indexed), tuple(scan.class_folders)
     elif source.suffix.lower() in TABLE_EXTENSIONS:
         frame = _read_path_table(source, label=label, path_column=path_column)
     elif not source.exists():
@@ -90,35 +101,99 @@ def read_index(source: Path, /, *, label: str, path_column: str) -> ImageIndex:
         pl.Series(BYTES, [size for size, _ in hashes], dtype=pl.Int64),
         pl.Series(SHA256, [digest for _, digest in hashes], dtype=pl.String),
     )
-    return ImageIndex(frame=frame, root=root, listing_sha256=_listing_sha256(frame, label))
+    return ImageIndex(
+        frame=frame,
+        root=root,
+        listing_sha256=_listing_sha256(frame, label),
+        not_indexed=not_indexed,
+        class_folders=class_folders,
+    )
 
 
-def _walk_tree(root: Path) -> tuple[list[str], list[str]]:
-    """Images under `root/<class>/` (any depth), sorted; hidden entries are skipped."""
+@dataclass
+class _Scan:
+    """What a folder scan found: images with their class, what it left out, class folders."""
+
+    paths: list[str]
+    labels: list[str]
+    not_indexed: list[NotIndexed]
+    class_folders: list[str]
+
+
+def _walk_tree(root: Path) -> _Scan:
+    """Images under `root/<class>/` (any depth), sorted, and what was left out and why."""
     real_root = root.resolve()
-    paths: list[str] = []
-    labels: list[str] = []
-    seen_dirs: set[str] = set()
+    scan = _Scan([], [], [], [])
+    seen_dirs: dict[str, str] = {}
     for directory, subdirs, files in os.walk(root, followlinks=True):
         here = Path(directory)
+        relative_dir = here.relative_to(root)
+        shown_dir = relative_dir.as_posix()
+        label = relative_dir.parts[0] if relative_dir.parts else None
         real = os.path.realpath(here)
-        if real in seen_dirs:  # a symlink loop inside the tree: walk each folder once
+        if real in seen_dirs:  # a link to a folder already walked (or a loop): walk it once
             subdirs.clear()
+            reason = f"the same folder as '{seen_dirs[real]}', indexed there"
+            scan.not_indexed.append(NotIndexed(f"{shown_dir}/", label, reason))
             continue
-        seen_dirs.add(real)
-        _refuse_escape(here, real_root, shown=here.relative_to(root).as_posix() or ".")
+        seen_dirs[real] = shown_dir
+        _refuse_escape(here, real_root, shown=shown_dir or ".")
+        for name in sorted(subdirs):
+            if name.startswith("."):  # .git, .ipynb_checkpoints, ...: never read
+                shown = (relative_dir / name).as_posix()
+                scan.not_indexed.append(NotIndexed(f"{shown}/", label, "hidden folder"))
         subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
         if here == root:
-            continue  # files beside the class folders belong to no class
-        relative_dir = here.relative_to(root)
+            scan.class_folders.extend(subdirs)
         for name in sorted(files):
-            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
-                continue
             relative = (relative_dir / name).as_posix()
+            reason = _not_indexed_because(name, label)
+            if reason is not None:
+                scan.not_indexed.append(NotIndexed(relative, label, reason))
+                continue
             _refuse_escape(here / name, real_root, shown=relative)
-            paths.append(relative)
-            labels.append(relative_dir.parts[0])
-    return paths, labels
+            scan.paths.append(relative)
+            scan.labels.append(label)
+    return scan
+
+
+def _not_indexed_because(name: str, label: str | None) -> str | None:
+    """Why a folder scan leaves a file out of the index, or None when it is an image file."""
+    if name.startswith("."):
+        return "hidden file"
+    if label is None:
+        return "file beside the class folders"
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        return f"other extension ({suffix})" if suffix else "no extension"
+    return None
+
+
+def _refuse_empty_tree(source: Path, scan: _Scan) -> None:
+    """A tree with no class folder, or a class folder with no image file, is an error."""
+    extensions = ", ".join(IMAGE_EXTENSIONS)
+    if not scan.class_folders:
+        left = Counter(item.reason for item in scan.not_indexed)
+        held = f" (it holds: {describe_reasons(left)})" if left else ""
+        msg = (
+            f"image folder {source} has no class subfolders{held}; lay it out as "
+            f"{source}/<class>/<image> with extensions {extensions}"
+        )
+        raise DataError(msg)
+    indexed = set(scan.labels)
+    empty = [name for name in scan.class_folders if name not in indexed]
+    if empty:
+        left_out: dict[str, Counter[str]] = {name: Counter() for name in empty}
+        for item in scan.not_indexed:
+            if item.label in left_out:
+                left_out[item.label][item.reason] += 1
+        msg = empty_classes_message(
+            {name: dict(sorted(reasons.items())) for name, reasons in left_out.items()},
+            root=source,
+            folders=True,
+            fix=f"add images ({extensions}, any case) to it or remove the folder",
+        )
+        raise DataError(msg)
 
 
 def _read_path_table(source: Path, *, label: str, path_column: str) -> pl.DataFrame:
@@ -181,7 +256,10 @@ def _hash_files(root: Path, paths: list[str | None]) -> list[tuple[int | None, s
             return None, None
         path = root / relative
         try:
-            return path.stat().st_size, file_sha256(path)
+            status = path.stat()
+            if not stat.S_ISREG(status.st_mode):
+                return None, None  # a FIFO would block the read: validation reports it
+            return status.st_size, file_sha256(path)
         except OSError:
             return None, None  # missing or unreadable: validation reports it as a bad file
 

@@ -14,6 +14,7 @@ Output layout, loadable as is by torchvision's `ImageFolder` and Keras'
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,16 @@ from tasks.images.index import PATH, SHA256, dataset_root, image_identity, read_
 from tasks.images.originals import SOURCE_PATH, place_originals
 from tasks.images.pipeline import build_pipeline, describe
 from tasks.images.rebalance import rebalance_images
-from validations.images import ImageFindings, validate_images
+from validations.images import ImageFindings, NotIndexed, validate_images
+
+
+@dataclass(frozen=True)
+class ImageIngested(Ingested):
+    """An image index as read, with what a folder scan left out and its class folders, which
+    validation counts and checks (None for a table of paths)."""
+
+    not_indexed: tuple[NotIndexed, ...] = ()
+    class_folders: tuple[str, ...] | None = None
 
 
 class ImageModality(Modality[ImageConfig]):
@@ -52,16 +62,19 @@ class ImageModality(Modality[ImageConfig]):
 
     def ingest(self, config: ImageConfig, /) -> Ingested:
         index = read_index(config.source, label=config.label, path_column=config.path_column)
-        return Ingested(
+        return ImageIngested(
             frame=index.frame,
             columns=Columns(label=config.label, features=(PATH,)),
             source_sha256=index.listing_sha256,
             rows_read=index.frame.height,
+            not_indexed=index.not_indexed,
+            class_folders=index.class_folders,
         )
 
     def validate(
         self, ingested: Ingested, config: ImageConfig, output_dir: Path, /
     ) -> Checked[ImageFindings]:
+        scanned = ingested if isinstance(ingested, ImageIngested) else None
         return validate_images(
             ingested.frame,
             root=dataset_root(config.source),
@@ -75,6 +88,8 @@ class ImageModality(Modality[ImageConfig]):
             dataset=config.name,
             output_dir=output_dir,
             expectations=config.validation.declared_expectations(),
+            not_indexed=scanned.not_indexed if scanned else (),
+            class_folders=scanned.class_folders if scanned else None,
         )
 
     def split_keys(

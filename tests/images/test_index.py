@@ -2,13 +2,16 @@
 
 import hashlib
 import os
+import re
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from rebalance.errors import DataError
-from tasks.images.index import read_index
-from tests.image_helpers import image_tree, write_image
+from tasks.images.index import IMAGE_EXTENSIONS, read_index
+from tests.image_helpers import image_tree, write_animated, write_image
+from validations.images import NotIndexed
 
 
 def test_folder_tree_gives_one_row_per_image_with_label_size_and_hash(tmp_path):
@@ -109,7 +112,7 @@ def test_symlink_inside_the_tree_is_allowed(tmp_path):
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
-        (lambda p: p.mkdir(), "holds no images in class subfolders"),
+        (lambda p: p.mkdir(), "has no class subfolders; lay it out as"),
         (lambda p: None, "image source not found"),
     ],
 )
@@ -127,3 +130,104 @@ def test_table_without_the_path_column_names_it(tmp_path):
 
     with pytest.raises(DataError, match=r"path column 'path' is not in .*Set `path_column`"):
         read_index(table, label="label", path_column="path")
+
+
+def test_every_documented_extension_is_indexed_in_any_case(tmp_path):
+    # docs/modalities.md: jpg, jpeg, png, gif (first frame), webp, bmp, tif, tiff.
+    root = tmp_path / "data"
+    names = ["a.JPG", "b.jpeg", "c.PNG", "d.gif", "e.Webp", "f.bmp", "g.TIF", "h.tiff"]
+    for index, name in enumerate(names):
+        write_image(root / "x" / name, "RGB", seed=index)
+    write_animated(root / "y" / "moving.GIF")
+
+    index = read_index(root, label="label", path_column="path")
+
+    assert sorted(index.frame["path"]) == sorted([f"x/{name}" for name in names] + ["y/moving.GIF"])
+    assert {Path(name).suffix.lower() for name in names} == set(IMAGE_EXTENSIONS)
+    assert index.not_indexed == ()
+    assert index.class_folders == ("x", "y")
+
+
+def test_a_class_of_gif_files_only_is_indexed(tmp_path):
+    root = image_tree(tmp_path / "data", {"png": 2})
+    write_animated(root / "gif" / "a.gif", seed=1)
+    write_animated(root / "gif" / "b.gif", seed=2)
+
+    index = read_index(root, label="label", path_column="path")
+
+    assert index.frame.filter(pl.col("label") == "gif")["path"].sort().to_list() == [
+        "gif/a.gif",
+        "gif/b.gif",
+    ]
+
+
+def test_what_the_scan_leaves_out_is_recorded_with_its_class_and_reason(tmp_path):
+    root = image_tree(tmp_path / "data", {"cat": 2, "dog": 2})
+    (root / "cat" / "notes.txt").write_text("not an image")
+    (root / "cat" / "README").write_text("no extension")
+    (root / "cat" / ".DS_Store").write_bytes(b"x")
+    write_image(root / "dog" / ".thumbs" / "small.png")  # inside a hidden folder: not read
+    write_image(root / "dog" / "deep" / "nested.png")  # nested: indexed under its class
+    (root / "labels.csv").write_text("path,label\n")
+    (root / ".git").mkdir()
+
+    index = read_index(root, label="label", path_column="path")
+
+    assert sorted(index.not_indexed, key=lambda item: item.path) == [
+        NotIndexed(".git/", None, "hidden folder"),
+        NotIndexed("cat/.DS_Store", "cat", "hidden file"),
+        NotIndexed("cat/README", "cat", "no extension"),
+        NotIndexed("cat/notes.txt", "cat", "other extension (.txt)"),
+        NotIndexed("dog/.thumbs/", "dog", "hidden folder"),
+        NotIndexed("labels.csv", None, "file beside the class folders"),
+    ]
+    assert "dog/deep/nested.png" in index.frame["path"].to_list()
+    assert index.class_folders == ("cat", "dog")
+
+
+def _link_to_a(root):
+    os.symlink(root / "a", root / "b")
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda root: (root / "b").mkdir(), r"'b' \(.*/b: it holds no files\)"),
+        (
+            lambda root: (
+                (root / "b").mkdir(),
+                (root / "b" / "x.txt").write_text("x"),
+                (root / "b" / "y.txt").write_text("y"),
+                (root / "b" / ".hidden.png").write_bytes(b"x"),
+            ),
+            r"'b' \(.*/b: skipped hidden file 1, other extension \(.txt\) 2\)",
+        ),
+        (_link_to_a, r"'b' \(.*/b: skipped the same folder as 'a', indexed there 1\)"),
+    ],
+    ids=["empty folder", "no image extension", "a second link to a folder"],
+)
+def test_a_class_folder_with_no_image_file_is_refused_naming_it_and_what_it_holds(
+    tmp_path, setup, expected
+):
+    root = image_tree(tmp_path / "data", {"a": 2, "c": 2})
+    setup(root)
+
+    with pytest.raises(DataError) as caught:
+        read_index(root, label="label", path_column="path")
+
+    message = str(caught.value)
+    assert message.startswith("class folder 'b' (")
+    assert re.search(expected, message), message
+    assert message.endswith("any case) to it or remove the folder")
+    assert "'c'" not in message  # a class folder with images is not named
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_named_like_an_image_is_indexed_without_reading_it(tmp_path):
+    root = image_tree(tmp_path / "data", {"a": 2, "b": 2})
+    os.mkfifo(root / "a" / "pipe.png")  # reading it would wait for a writer forever
+
+    index = read_index(root, label="label", path_column="path")
+
+    row = index.frame.filter(pl.col("path") == "a/pipe.png")
+    assert (row["bytes"][0], row["sha256"][0]) == (None, None)

@@ -313,6 +313,21 @@ def test_animated_and_cmyk_sources_give_rgb_copies_of_the_first_frame_with_notes
         ).read_bytes()
 
 
+def test_a_class_folder_of_gif_files_only_is_rebalanced_with_png_copies(tmp_path):
+    # The folder scan once skipped .gif: such a class vanished from the dataset unreported.
+    root = image_tree(tmp_path / "data", {"png": 16})
+    for index in range(6):
+        write_animated(root / "gif" / f"g{index}.gif", frames=2, seed=index)
+
+    splits, resampled = _run(root, tmp_path / "run")
+
+    after = Counter(resampled.frame["label"].to_list())
+    assert after["gif"] == after["png"] == Counter(splits.train["label"].to_list())["png"]
+    generated = resampled.frame.filter(pl.col("is_synthetic") & (pl.col("label") == "gif"))
+    assert {Path(path).suffix for path in generated["path"]} == {".png"}
+    assert count_tree(tmp_path / "run" / "train") == dict(after)
+
+
 def test_random_state_redraws_the_copies_without_moving_images_between_splits(dataset, tmp_path):
     runs = {
         name: _run(dataset, tmp_path / name, **options)

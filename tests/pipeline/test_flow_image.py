@@ -120,6 +120,33 @@ def test_progress_and_contact_sheet_artifacts_are_published(image_run):
     assert "data:image/png;base64," in by_key["pics-contact-sheet"].data
 
 
+def test_every_markdown_artifact_of_the_run_carries_its_images_and_no_relative_link(image_run):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from tasks.core.artifacts import png_data_uri
+
+    _, run_dir = image_run
+    flow_run_id = _manifest(run_dir)["prefect"]["flow_run_id"]
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+    markdown = {a.key: a.data for a in artifacts if a.type == "markdown"}
+    assert {"pics-balance", "pics-contact-sheet", "pics-drift"} <= set(markdown)
+    balance = markdown["pics-balance"]
+    # The UI has no run folder beside an artifact: images inline, paths as text.
+    assert (
+        f"![originals beside augmented copies]({png_data_uri(run_dir / 'contact_sheet.png')})"
+        in (balance)
+    )
+    assert f"]({png_data_uri(run_dir / 'balance.png')})" in balance
+    assert str((run_dir.parent / "data_docs").resolve()) in balance
+    for key, data in markdown.items():
+        assert re.findall(r"\]\((?!data:image/png;base64,)[^)]*\)", data) == [], key
+
+
 def test_rerun_is_byte_identical(image_run):
     from flows.rebalance_flow import rebalance_dataset
 
@@ -167,6 +194,12 @@ BAD_INPUTS = [
         ),
         {"source": "data/index.csv"},
         r"image path '../x.png' resolves to .*outside the dataset root",
+    ),
+    (
+        "class folder of files the scan skips",
+        lambda f: (_tree(f) / "c").mkdir() or (f / "data" / "c" / "scan.pdf").write_text("x"),
+        {},
+        r"class folder 'c' \(.*/c: skipped other extension \(\.pdf\) 1\) has no usable image",
     ),
     (
         "unknown transform",
