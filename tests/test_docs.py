@@ -5,7 +5,9 @@ Commands live in ```sh blocks (and in inline code that starts like a command); e
 fenced block must say what it is (```yaml, ```text) and hold no command. Each command is
 checked as cheaply as is still honest: make targets exist (`make -n`), scripts accept
 `--help` and the flags written, `rebalance` arguments parse and the config loads with its
-overrides, files named by `prefect` exist; `rebalance validate` commands run for real (slow).
+overrides, files named by `prefect` exist; `rebalance validate` commands run for real (slow),
+and tests/test_docs_run.py runs the `rebalance run`, `rollback` and `runs` commands (and `make
+demo`'s) for real on a copy of the demo data (slow).
 """
 
 from __future__ import annotations

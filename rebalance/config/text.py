@@ -69,7 +69,9 @@ class TextRebalanceConfig(RebalanceSection):
     local_files_only: bool = Field(
         False,
         description="Load models only from a local folder or the Hugging Face cache, never "
-        "the network: set it for offline nightly runs.",
+        "the network: set it for offline nightly runs. Without it, the cache alone is used "
+        "too when `HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE` is set or the hub does not "
+        "answer a 2 s connect.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="`auto`: CUDA (fp16) if available, else CPU."

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from rebalance import faults
 from rebalance.errors import ConfigError, RebalanceError
+from tasks.text.offline import offline_reason
 
 
 class ModelUnavailable(RebalanceError):
@@ -328,6 +329,8 @@ def load_marian(
             provide it (a local folder, the Hugging Face cache, or a fallback).
     """
     path = local_model_folder(name)
+    if path is None:
+        local_files_only = _cache_only(name, revision=revision, local_files_only=local_files_only)
     with warnings.catch_warnings(), _quiet_hub():
         # MarianTokenizer recommends sacremoses for punctuation normalisation; not needed.
         warnings.filterwarnings("ignore", message=".*sacremoses.*")
@@ -365,7 +368,24 @@ def load_marian(
     return translator
 
 
-def _unavailable(name: str, exc: Exception) -> ModelUnavailable:
+def _cache_only(name: str, /, *, revision: str | None, local_files_only: bool) -> bool:
+    """Whether a hub model must load from the Hugging Face cache alone: asked, or offline.
+
+    Raises:
+        ModelUnavailable: so, and the cache lacks the model; decided without importing
+            transformers or waiting for the hub's retries.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    reason = "local_files_only is set" if local_files_only else offline_reason()
+    if reason is None:
+        return False
+    if not isinstance(try_to_load_from_cache(name, "config.json", revision=revision), str):
+        raise _unavailable(name, f"{reason}, and the model is not in the Hugging Face cache")
+    return True
+
+
+def _unavailable(name: str, exc: Exception | str) -> ModelUnavailable:
     # The first sentence says enough (transformers' messages run on with links).
     reason = " ".join(str(exc).split()).split(". ")[0][:160] or type(exc).__name__
     msg = (
