@@ -61,6 +61,42 @@ def test_fingerprint_follows_the_expectation_suites_content_not_the_data_docs_re
     assert _fingerprint(config) != first
 
 
+def test_a_cli_and_a_deployment_run_of_one_config_share_a_fingerprint(tmp_path, monkeypatch):
+    from rebalance.deployments import config_parameters
+
+    project = tmp_path / "project"
+    (project / "configs").mkdir(parents=True)
+    (project / "data").mkdir()
+    loans_frame(120).write_csv(project / "data" / "d.csv")
+    suite = project / "data" / "suite.json"
+    suite.write_text(json.dumps({"expectations": []}))
+    config_file = write_config(
+        project / "configs",
+        "../data/d.csv",
+        output="../out",
+        validation={"expectation_suite": "../data/suite.json"},
+    )
+    absolute = _fingerprint(load_config(config_file))
+
+    # From the project root: the config by a relative path, and as a deployment's parameter
+    # (source relative to the root, where the deployment runs).
+    monkeypatch.chdir(project)
+    relative = _fingerprint(load_config("configs/config.yaml"))
+    parameter = config_parameters("configs")["config"]
+    assert parameter["source"] == "data/d.csv"
+    deployed = _fingerprint(parse_config(parameter))
+    # From another working directory.
+    monkeypatch.chdir(tmp_path)
+    elsewhere = _fingerprint(load_config("project/configs/config.yaml"))
+
+    assert absolute is not None
+    assert relative == deployed == elsewhere == absolute
+    # The resolved path counts: the same bytes in another file are another source.
+    (project / "data" / "e.csv").write_bytes((project / "data" / "d.csv").read_bytes())
+    other = load_config(config_file, overrides=["source=../data/e.csv"])
+    assert _fingerprint(other) != absolute
+
+
 def test_a_missing_source_has_no_fingerprint_and_nothing_to_reuse(tmp_path):
     config = load_config(write_config(tmp_path, "nowhere.csv"))
 
