@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args.prefect_file, debug=args.debug)
     try:
         if args.command == "rollback":
-            print(roll_back(load_config(args.config).dataset_dir, to=args.to))
+            rolled_back = roll_back(load_config(args.config).dataset_dir, to=args.to)
+            print(f"rebalance: {rolled_back.describe()}", file=sys.stderr)
+            print(rolled_back.folder)
             return 0
         if args.command == "runs":
             print(runs(load_config(args.config).dataset_dir, as_json=args.json))
