@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import logging
 import sys
@@ -26,8 +25,10 @@ from rebalance.deployments import serve_deployments
 from rebalance.embedded_server import EmbeddedServer
 from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks.core.classes import imbalance_ratio
+from tasks.core.files import OS_ERROR_FIXES, os_error_reason
 from tasks.registry import modality_for
 from tasks.run.listing import list_runs, render_runs
+from tasks.run.preflight import preflight
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.rollback import roll_back
 
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             print(runs(load_config(args.config).dataset_dir, as_json=args.json))
             return 0
         config = load_config(args.config, overrides=args.overrides)
+        # Before Prefect starts: a folder given as a table or a read-only output is one
+        # sentence in a second, not an OSError after the server's start.
+        preflight(config, modality_for(config.modality))
         if args.command == "run":
             reused = None if args.force else _reusable_run(config)
             if reused is not None:
@@ -179,11 +183,12 @@ def _describe_unexpected(exc: Exception) -> str:
         (note.removeprefix(STEP_NOTE) for note in notes if note.startswith(STEP_NOTE)), None
     )
     where = f"step '{step}' failed" if step else "failed"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    if isinstance(exc, OSError) and exc.errno in OS_ERROR_FIXES:
+        # A disk that filled up or turned read-only during the run: what the pre-flight
+        # could not know. The path and the errno say where, the fix what to do.
         return (
-            f"{where}: no space left on device ({exc.filename or exc.strerror}); the run was "
-            "not published and `latest` is unchanged: free space or point `output` at a "
-            "larger disk"
+            f"{where}: {os_error_reason(exc)}; the run was not published and `latest` is "
+            f"unchanged: {OS_ERROR_FIXES[exc.errno]}"
         )
     return f"{where}: {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
 

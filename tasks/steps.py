@@ -41,6 +41,7 @@ from tasks.run.folder import (
 )
 from tasks.run.hashsplit import pins_in
 from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
+from tasks.run.preflight import preflight
 from tasks.run.profile import profile_frame, write_profile
 from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
@@ -99,8 +100,11 @@ def manifest_of(
 
 @step("check-config")
 def check_config(config: CommonConfig) -> str | None:
-    """Fail fast on what the config model cannot check alone, before reading data."""
-    name = modality_for(config.modality).check_config(config)
+    """Fail fast on what the config model cannot check alone, before reading data: the
+    source's kind and access, the output folder, the rebalancing method."""
+    modality = modality_for(config.modality)
+    preflight(config, modality)
+    name = modality.check_config(config)
     get_run_logger().info("%s rebalancing with: %s", config.modality, name or "none")
     return name
 
