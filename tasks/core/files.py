@@ -52,7 +52,7 @@ def check_source_file(source: Path, /) -> None:
     """
     if not source.exists():
         msg = (
-            f"source not found: {source}; check `source` in the config (relative paths "
+            f"source file not found: {source}; check `source` in the config (relative paths "
             "resolve against the config file's folder)"
         )
         raise DataError(msg)

@@ -51,7 +51,7 @@ class ImageModality(Modality[ImageConfig]):
         source = config.source
         if source.is_dir():
             check_source_folder(source)
-        elif source.exists() and source.suffix.lower() not in TABLE_EXTENSIONS:
+        elif not source.exists() or source.suffix.lower() not in TABLE_EXTENSIONS:
             read_index(source, label=config.label, path_column=config.path_column)
         else:
             check_source_file(source)

@@ -53,9 +53,9 @@ def sources(tmp_path):
         ("tabular", "folder.csv", DataError, "is a folder, not a file"),
         ("text", "folder", DataError, "is a folder, not a file"),
         ("image", "photo.png", DataError, "is neither a folder nor a CSV/Parquet table"),
-        ("tabular", "nowhere.csv", DataError, "source not found: "),
-        ("text", "nowhere.jsonl", DataError, "source not found: "),
-        ("image", "nowhere", DataError, "source not found: "),
+        ("tabular", "nowhere.csv", DataError, "source file not found: "),
+        ("text", "nowhere.jsonl", DataError, "source file not found: "),
+        ("image", "nowhere", DataError, "image source not found: "),
     ],
 )
 def test_a_source_of_the_wrong_kind_or_missing_is_refused_naming_it(
