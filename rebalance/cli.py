@@ -1,12 +1,14 @@
-"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`, `rebalance serve`,
+"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]` (`run` also
+`[--force] [--no-publish]`), `rebalance serve`,
 `rebalance rollback CONFIG.yaml [--to RUN_ID]`, `rebalance runs CONFIG.yaml [--json]`.
 
 `run` reuses the published `latest` run instead when data, config and libraries are unchanged
 since it (`--force` runs anyway).
 
-On success `run` prints the published run folder as the last line of stdout. On failure the
-last line of stderr is one sentence naming what is wrong and what to do; tracebacks are shown
-only with `--debug` (Prefect still records them with the run).
+On success `run` prints the published run folder as the last line of stdout (with
+`--no-publish`, the trial's folder under `<output>/<name>/trials/`; `latest` stays). On
+failure the last line of stderr is one sentence naming what is wrong and what to do;
+tracebacks are shown only with `--debug` (Prefect still records them with the run).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         # sentence in a second, not an OSError after the server's start.
         preflight(config, modality_for(config.modality))
         if args.command == "run":
-            reused = None if args.force else _reusable_run(config)
+            # A trial always runs: it is asked for to see what a setting writes.
+            reused = None if args.force or args.no_publish else _reusable_run(config)
             if reused is not None:
                 print(
                     f"rebalance: data, config and libraries unchanged since {reused}; "
@@ -73,7 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(reused)
                 return 0
-            print(run(config, debug=args.debug, force=args.force))
+            folder = run(config, debug=args.debug, force=args.force, publish=not args.no_publish)
+            if args.no_publish:
+                print(
+                    f"rebalance: trial run in {folder}, not published: `latest`, retention "
+                    "and the ready event are untouched",
+                    file=sys.stderr,
+                )
+            print(folder)
         else:
             print(validate(config))
     except RebalanceError as exc:
@@ -94,8 +104,11 @@ def _reusable_run(config: RunConfig) -> Path | None:
     return reusable_run(config, input_fingerprint(config, modality_for(config.modality)))
 
 
-def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> str:
-    """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
+def run(
+    config: RunConfig, /, *, debug: bool = False, force: bool = False, publish: bool = True
+) -> str:
+    """Run the flow, wait until Prefect has recorded its task runs, return the run folder
+    (`publish` False: a trial's, under `trials/`, with `latest` left alone)."""
     # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
     server = EmbeddedServer.start_unless_configured()
     try:
@@ -116,7 +129,7 @@ def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> st
             _hide_tracebacks_in_terminal()
         with server.as_api() if server else contextlib.nullcontext():
             with track_task_runs() as tracker:
-                state = rebalance_dataset(config, force=force, return_state=True)
+                state = rebalance_dataset(config, force=force, publish=publish, return_state=True)
             flow_run_id = state.state_details.flow_run_id
             try:
                 wait_until_recorded(
@@ -259,6 +272,12 @@ def _parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="run even when data, config and libraries are unchanged since `latest`",
+    )
+    commands.choices["run"].add_argument(
+        "--no-publish",
+        action="store_true",
+        help="a trial: write the complete run folder under <output>/<name>/trials/ but leave "
+        "`latest`, retention and the ready event alone (always runs)",
     )
     rollback = commands.add_parser(
         "rollback", help="point `latest` back at the previous run (or --to RUN_ID)"

@@ -9,6 +9,7 @@ import pytest
 from rebalance.cli import main
 from rebalance.config import load_config, parse_config
 from tasks.registry import modality_for
+from tasks.run.manifest import file_hashes
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tests.helpers import loans_frame, write_config
 from tests.image_helpers import image_tree
@@ -118,9 +119,24 @@ def test_image_fingerprint_changes_when_one_image_changes(tmp_path):
 
 
 @pytest.mark.flow
-def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, table, capsys):
+def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(
+    prefect_harness, table, capsys, monkeypatch
+):
+    import prefect.events
+
+    from tasks.run.ready import READY_EVENT
+
     config_path = write_config(table, "d.csv")
     dataset = table / "out" / "t"
+    ready = []  # the ready events the runs emit (each publish emits one)
+    emit = prefect.events.emit_event
+
+    def recording(event, **kwargs):
+        if event == READY_EVENT:
+            ready.append(kwargs["payload"]["run_folder"])
+        return emit(event, **kwargs)
+
+    monkeypatch.setattr(prefect.events, "emit_event", recording)
 
     assert main(["run", str(config_path)]) == 0
     first = capsys.readouterr().out.strip().splitlines()[-1]
@@ -155,6 +171,32 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     assert on_disk == sorted(
         [os.path.basename(forced), os.path.basename(rerun), "latest", "data_docs"]
     )
+    assert ready == [first, forced, rerun]
+
+    # A trial of another sampler: a complete, verified run folder under trials/, while
+    # `latest`, the published runs and the ready events stay as they were.
+    trial_args = ["--no-publish", "--set", "rebalance.sampler=RandomOverSampler"]
+    assert main(["run", str(config_path), *trial_args]) == 0
+    out, err = capsys.readouterr()
+    trial = Path(out.strip().splitlines()[-1])
+    assert trial.parent == dataset / "trials"
+    assert "not published" in err
+    manifest = json.loads((trial / "manifest.json").read_text())
+    assert manifest["published"] is False
+    assert manifest["rebalance"]["sampler"] == "RandomOverSampler"
+    assert file_hashes(trial) == manifest["files"]
+    assert {"train.parquet", "val.parquet", "test.parquet", "report.md"} <= set(manifest["files"])
+    assert "Trial run, not published" in (trial / "report.md").read_text()
+    assert (trial / manifest["validation"]["data_docs"]).is_file()  # its link climbs one more
+    assert os.path.realpath(dataset / "latest") == os.path.realpath(rerun)
+    assert ready == [first, forced, rerun]
+    on_disk = sorted(path.name for path in dataset.iterdir() if not path.name.startswith("."))
+    assert on_disk == sorted(
+        [os.path.basename(forced), os.path.basename(rerun), "latest", "data_docs", "trials"]
+    )
+    # The next unchanged run reuses `latest`, not the trial.
+    assert main(["run", str(config_path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(Path(rerun).resolve())
 
 
 def test_the_code_fingerprint_covers_subpackages_and_templates(tmp_path):
