@@ -147,6 +147,11 @@ class Modality(Protocol[ConfigT]):
         needed, unreadable) in one sentence, before Prefect starts; by default one file."""
         check_source_file(config.source)
 
+    def written_folders(self, config: ConfigT, /) -> dict[str, Path]:
+        """Folders besides `<output>/<name>/` a run writes (a cache), by the config key that
+        sets each; the pre-flight probes them too. None by default."""
+        return {}
+
     def fingerprint_inputs(self, config: ConfigT, /) -> dict[str, Any] | None:
         """What decides the outputs besides the config and the code (the source's content,
         files the config points at), for the rerun check; None when it cannot be read."""

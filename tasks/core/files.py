@@ -90,23 +90,24 @@ def check_source_folder(source: Path, /) -> None:
         raise DataError(msg) from None
 
 
-def check_writable(folder: Path, /) -> None:
-    """Refuse, before a run starts, an output folder that cannot be created or written: a file
-    in its way, a folder without write permission, a read-only or full filesystem.
+def check_writable(folder: Path, /, *, key: str = "output") -> None:
+    """Refuse, before a run starts, a folder it writes that cannot be created or written: a
+    file in its way, a folder without write permission, a read-only or full filesystem.
 
     It creates and removes a probe folder in `folder`, or in the nearest folder above it that
-    exists; nothing it creates stays.
+    exists; nothing it creates stays. `key` is the config key that sets the folder.
 
     Raises:
         ConfigError: naming the folder, what stands in the way and the fix.
     """
+    what = "output folder" if key == "output" else f"{key} folder"
     existing = folder
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
         msg = (
-            f"the output folder {folder} cannot be created: {existing} is a file; point "
-            f"`output` at a folder (or move {existing} away)"
+            f"the {what} {folder} cannot be created: {existing} is a file; point `{key}` at a "
+            f"folder (or move {existing} away)"
         )
         raise ConfigError(msg)
     try:
@@ -114,6 +115,7 @@ def check_writable(folder: Path, /) -> None:
     except OSError as exc:
         exc.filename = exc.filename or str(existing)
         fix = OS_ERROR_FIXES.get(exc.errno or 0, "point `output` at a folder you can write")
-        msg = f"the output folder {folder} cannot be written ({os_error_reason(exc)}); {fix}"
+        fix = fix.replace("`output`", f"`{key}`")
+        msg = f"the {what} {folder} cannot be written ({os_error_reason(exc)}); {fix}"
         raise ConfigError(msg) from None
     os.rmdir(probe)

@@ -19,7 +19,10 @@ def preflight(config: CommonConfig, modality: Modality[Any], /) -> None:
 
     Raises:
         DataError: the source is missing, unreadable or of the wrong kind (file or folder).
-        ConfigError: `<output>/<name>/` cannot be created or written.
+        ConfigError: `<output>/<name>/`, or a folder the modality writes besides it (the
+            translation cache), cannot be created or written.
     """
     modality.check_source(config)
     check_writable(config.dataset_dir)
+    for key, folder in modality.written_folders(config).items():
+        check_writable(folder, key=key)

@@ -156,3 +156,20 @@ def test_a_write_error_during_the_run_names_the_step_path_errno_and_fix():
         "unchanged: free space or point `output` at a larger disk"
     )
     assert _describe_unexpected(unknown).endswith("rerun with --debug for the traceback")
+
+
+def test_the_translation_cache_folder_is_probed_too_naming_its_key(sources):
+    (sources / "afile").write_text("not a folder")
+    config = _config(sources, "text", "d.jsonl")
+    cached = config.rebalance.model_copy(update={"cache_dir": sources / "afile" / "cache"})
+    eda = config.rebalance.model_copy(update={"method": "eda", "cache_dir": cached.cache_dir})
+
+    with pytest.raises(ConfigError) as raised:
+        _check(config.model_copy(update={"rebalance": cached}))
+
+    assert str(raised.value) == (
+        f"the rebalance.cache_dir folder {sources / 'afile' / 'cache'} cannot be created: "
+        f"{sources / 'afile'} is a file; point `rebalance.cache_dir` at a folder (or move "
+        f"{sources / 'afile'} away)"
+    )
+    _check(config.model_copy(update={"rebalance": eda}))  # eda translates nothing: no cache
