@@ -29,7 +29,7 @@ from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks.core.classes import imbalance_ratio
 from tasks.core.files import OS_ERROR_FIXES, os_error_reason
 from tasks.registry import modality_for
-from tasks.run.listing import list_runs, render_runs
+from tasks.run.listing import list_runs, render_runs, trial_runs
 from tasks.run.preflight import preflight
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.rollback import roll_back
@@ -183,11 +183,12 @@ def validate(config: RunConfig, /) -> str:
 
 
 def runs(dataset_dir: Path, /, *, as_json: bool = False) -> str:
-    """The published runs of a dataset, newest first: a table, or a JSON list."""
+    """The published runs of a dataset, newest first: a table (trial runs counted at its
+    end), or a JSON list."""
     summaries = list_runs(dataset_dir)
     if as_json:
         return json.dumps([summary.as_json() for summary in summaries], indent=2)
-    return render_runs(summaries, dataset_dir=dataset_dir)
+    return render_runs(summaries, dataset_dir=dataset_dir, trials=len(trial_runs(dataset_dir)))
 
 
 def _describe_unexpected(exc: Exception) -> str:

@@ -69,7 +69,7 @@ def test_latest_moves_by_replacing_the_link(tmp_path):
 
 
 def test_a_trial_run_lands_under_trials_and_no_published_run_machinery_sees_it(tmp_path):
-    from tasks.run.listing import list_runs
+    from tasks.run.listing import list_runs, render_runs, trial_runs
     from tasks.run.manifest import write_manifest
     from tasks.run.retention import prune_runs
     from tasks.run.rollback import published_runs
@@ -92,6 +92,10 @@ def test_a_trial_run_lands_under_trials_and_no_published_run_machinery_sees_it(t
     assert os.readlink(dataset / LATEST) == "20261102T000000Z-bbbbbb"
     assert published_runs(dataset) == runs
     assert [run.run_id for run in list_runs(dataset)] == runs[::-1]
+    assert trial_runs(dataset) == [trial.run_id]
+    listed = render_runs(list_runs(dataset), dataset_dir=dataset, trials=1).splitlines()
+    assert len(listed) == 1 + len(runs) + 1  # header, the published runs, the footer
+    assert listed[-1].endswith(f"; 1 trial runs, not published, in {dataset / 'trials'}")
     # Retention keeps `latest` and the run before it, deletes the oldest, and no trial.
     pruned = prune_runs(dataset, keep=1)
     assert pruned.deleted == [runs[0]] and final.is_dir()
