@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; the run folder was not published", debug=args.debug)
     except Exception as exc:
-        return _fail(_describe_unexpected(exc), debug=args.debug)
+        return _fail(_describe_unexpected(exc, command=args.command), debug=args.debug)
     return 0
 
 
@@ -191,7 +191,7 @@ def runs(dataset_dir: Path, /, *, as_json: bool = False) -> str:
     return render_runs(summaries, dataset_dir=dataset_dir, trials=len(trial_runs(dataset_dir)))
 
 
-def _describe_unexpected(exc: Exception) -> str:
+def _describe_unexpected(exc: Exception, *, command: str = "run") -> str:
     notes = getattr(exc, "__notes__", [])
     step = next(
         (note.removeprefix(STEP_NOTE) for note in notes if note.startswith(STEP_NOTE)), None
@@ -200,10 +200,9 @@ def _describe_unexpected(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.errno in OS_ERROR_FIXES:
         # A disk that filled up or turned read-only during the run: what the pre-flight
         # could not know. The path and the errno say where, the fix what to do.
-        return (
-            f"{where}: {os_error_reason(exc)}; the run was not published and `latest` is "
-            f"unchanged: {OS_ERROR_FIXES[exc.errno]}"
-        )
+        unchanged = "the run was not published and `latest`" if command == "run" else "`latest`"
+        fix = OS_ERROR_FIXES[exc.errno]
+        return f"{where}: {os_error_reason(exc)}; {unchanged} is unchanged: {fix}"
     return f"{where}: {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
 
 

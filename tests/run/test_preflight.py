@@ -156,6 +156,11 @@ def test_a_write_error_during_the_run_names_the_step_path_errno_and_fix():
         "unchanged: free space or point `output` at a larger disk"
     )
     assert _describe_unexpected(unknown).endswith("rerun with --debug for the traceback")
+    read_only = OSError(errno.EROFS, "Read-only file system", "/data/out/t/.latest-x")
+    assert _describe_unexpected(read_only, command="rollback") == (
+        "failed: read-only file system (EROFS) at /data/out/t/.latest-x; `latest` is "
+        "unchanged: point `output` at a writable disk"
+    )
 
 
 def test_the_translation_cache_folder_is_probed_too_naming_its_key(sources):
