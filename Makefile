@@ -33,6 +33,7 @@ demo: install
 	$(BIN)/python demo/make_digits.py
 	$(BIN)/rebalance run configs/digits.yaml
 	$(BIN)/rebalance run configs/tickets.yaml
+	@$(BIN)/python demo/where_to_look.py configs/loans.yaml configs/digits.yaml configs/tickets.yaml
 
 # ruff, then the packages' layering (import-linter contracts in pyproject.toml).
 lint: install

@@ -24,6 +24,7 @@ def rebalance_dataset(
     config: TabularConfig | ImageConfig | TextConfig,
     downstream_deployment: DeploymentName | None = None,
     force: bool = False,
+    publish: bool = True,
 ) -> str:
     """Validate, split and rebalance one dataset; returns the published run folder.
 
@@ -36,16 +37,19 @@ def rebalance_dataset(
         downstream_deployment: A deployment to start when the run is published.
         force: Run even when data, config and libraries are unchanged since `latest`
             (otherwise that run is reused: nothing is written, no event is emitted).
+        publish: False for a trial: the same complete, verified run folder, kept in
+            `<output>/<name>/trials/<run_id>/`; `latest` stays, retention, the drift guard
+            and the rerun check ignore it, and no event is emitted. A trial always runs.
     """
     timings: dict[str, float] = {}
     started_at = utc_now()
     with steps.timed(timings, "check-config"):
         with_policy(steps.check_config, config)(config)
     with steps.timed(timings, "check-unchanged"):
-        rerun = with_policy(steps.check_unchanged, config)(config, force=force)
+        rerun = with_policy(steps.check_unchanged, config)(config, force=force or not publish)
     if rerun.reusable is not None:
         return rerun.reusable
-    folder = steps.open_run(config)
+    folder = steps.open_run(config, trial=not publish)
     try:
         with steps.timed(timings, "ingest"):
             ingested = with_policy(steps.ingest, config)(config)
@@ -93,11 +97,14 @@ def rebalance_dataset(
         steps.discard_run(folder)
         raise
     get_run_logger().info(
-        "published %s: train %s → %s",
+        "%s %s: train %s → %s",
+        "published" if publish else "trial run, not published:",
         final,
         manifest["counts"]["before"]["train"],
         manifest["counts"]["after"]["train"],
     )
+    if not publish:  # nothing to announce: training must not start on a trial
+        return final
     steps.announce_ready(
         final,
         name=config.name,

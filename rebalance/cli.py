@@ -1,19 +1,20 @@
-"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]`, `rebalance serve`,
+"""`rebalance run|validate CONFIG.yaml [--set key.path=value ...] [--debug]` (`run` also
+`[--force] [--no-publish]`), `rebalance serve`,
 `rebalance rollback CONFIG.yaml [--to RUN_ID]`, `rebalance runs CONFIG.yaml [--json]`.
 
 `run` reuses the published `latest` run instead when data, config and libraries are unchanged
 since it (`--force` runs anyway).
 
-On success `run` prints the published run folder as the last line of stdout. On failure the
-last line of stderr is one sentence naming what is wrong and what to do; tracebacks are shown
-only with `--debug` (Prefect still records them with the run).
+On success `run` prints the published run folder as the last line of stdout (with
+`--no-publish`, the trial's folder under `<output>/<name>/trials/`; `latest` stays). On
+failure the last line of stderr is one sentence naming what is wrong and what to do;
+tracebacks are shown only with `--debug` (Prefect still records them with the run).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import logging
 import sys
@@ -26,8 +27,10 @@ from rebalance.deployments import serve_deployments
 from rebalance.embedded_server import EmbeddedServer
 from rebalance.errors import STEP_NOTE, RebalanceError
 from tasks.core.classes import imbalance_ratio
+from tasks.core.files import OS_ERROR_FIXES, os_error_reason
 from tasks.registry import modality_for
-from tasks.run.listing import list_runs, render_runs
+from tasks.run.listing import list_runs, render_runs, trial_runs
+from tasks.run.preflight import preflight
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.rollback import roll_back
 
@@ -51,14 +54,20 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args.prefect_file, debug=args.debug)
     try:
         if args.command == "rollback":
-            print(roll_back(load_config(args.config).dataset_dir, to=args.to))
+            rolled_back = roll_back(load_config(args.config).dataset_dir, to=args.to)
+            print(f"rebalance: {rolled_back.describe()}", file=sys.stderr)
+            print(rolled_back.folder)
             return 0
         if args.command == "runs":
             print(runs(load_config(args.config).dataset_dir, as_json=args.json))
             return 0
         config = load_config(args.config, overrides=args.overrides)
+        # Before Prefect starts: a folder given as a table or a read-only output is one
+        # sentence in a second, not an OSError after the server's start.
+        preflight(config, modality_for(config.modality))
         if args.command == "run":
-            reused = None if args.force else _reusable_run(config)
+            # A trial always runs: it is asked for to see what a setting writes.
+            reused = None if args.force or args.no_publish else _reusable_run(config)
             if reused is not None:
                 print(
                     f"rebalance: data, config and libraries unchanged since {reused}; "
@@ -67,7 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(reused)
                 return 0
-            print(run(config, debug=args.debug, force=args.force))
+            folder = run(config, debug=args.debug, force=args.force, publish=not args.no_publish)
+            if args.no_publish:
+                print(
+                    f"rebalance: trial run in {folder}, not published: `latest`, retention "
+                    "and the ready event are untouched",
+                    file=sys.stderr,
+                )
+            print(folder)
         else:
             print(validate(config))
     except RebalanceError as exc:
@@ -75,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; the run folder was not published", debug=args.debug)
     except Exception as exc:
-        return _fail(_describe_unexpected(exc), debug=args.debug)
+        return _fail(_describe_unexpected(exc, command=args.command), debug=args.debug)
     return 0
 
 
@@ -88,8 +104,11 @@ def _reusable_run(config: RunConfig) -> Path | None:
     return reusable_run(config, input_fingerprint(config, modality_for(config.modality)))
 
 
-def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> str:
-    """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
+def run(
+    config: RunConfig, /, *, debug: bool = False, force: bool = False, publish: bool = True
+) -> str:
+    """Run the flow, wait until Prefect has recorded its task runs, return the run folder
+    (`publish` False: a trial's, under `trials/`, with `latest` left alone)."""
     # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
     server = EmbeddedServer.start_unless_configured()
     try:
@@ -110,7 +129,7 @@ def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> st
             _hide_tracebacks_in_terminal()
         with server.as_api() if server else contextlib.nullcontext():
             with track_task_runs() as tracker:
-                state = rebalance_dataset(config, force=force, return_state=True)
+                state = rebalance_dataset(config, force=force, publish=publish, return_state=True)
             flow_run_id = state.state_details.flow_run_id
             try:
                 wait_until_recorded(
@@ -165,25 +184,26 @@ def validate(config: RunConfig, /) -> str:
 
 
 def runs(dataset_dir: Path, /, *, as_json: bool = False) -> str:
-    """The published runs of a dataset, newest first: a table, or a JSON list."""
+    """The published runs of a dataset, newest first: a table (trial runs counted at its
+    end), or a JSON list."""
     summaries = list_runs(dataset_dir)
     if as_json:
         return json.dumps([summary.as_json() for summary in summaries], indent=2)
-    return render_runs(summaries, dataset_dir=dataset_dir)
+    return render_runs(summaries, dataset_dir=dataset_dir, trials=len(trial_runs(dataset_dir)))
 
 
-def _describe_unexpected(exc: Exception) -> str:
+def _describe_unexpected(exc: Exception, *, command: str = "run") -> str:
     notes = getattr(exc, "__notes__", [])
     step = next(
         (note.removeprefix(STEP_NOTE) for note in notes if note.startswith(STEP_NOTE)), None
     )
     where = f"step '{step}' failed" if step else "failed"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return (
-            f"{where}: no space left on device ({exc.filename or exc.strerror}); the run was "
-            "not published and `latest` is unchanged: free space or point `output` at a "
-            "larger disk"
-        )
+    if isinstance(exc, OSError) and exc.errno in OS_ERROR_FIXES:
+        # A disk that filled up or turned read-only during the run: what the pre-flight
+        # could not know. The path and the errno say where, the fix what to do.
+        unchanged = "the run was not published and `latest`" if command == "run" else "`latest`"
+        fix = OS_ERROR_FIXES[exc.errno]
+        return f"{where}: {os_error_reason(exc)}; {unchanged} is unchanged: {fix}"
     return f"{where}: {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
 
 
@@ -253,6 +273,12 @@ def _parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="run even when data, config and libraries are unchanged since `latest`",
+    )
+    commands.choices["run"].add_argument(
+        "--no-publish",
+        action="store_true",
+        help="a trial: write the complete run folder under <output>/<name>/trials/ but leave "
+        "`latest`, retention and the ready event alone (always runs)",
     )
     rollback = commands.add_parser(
         "rollback", help="point `latest` back at the previous run (or --to RUN_ID)"

@@ -41,6 +41,7 @@ from tasks.run.folder import (
 )
 from tasks.run.hashsplit import pins_in
 from tasks.run.manifest import MANIFEST_FILE, build_manifest, read_manifest, write_manifest
+from tasks.run.preflight import preflight
 from tasks.run.profile import profile_frame, write_profile
 from tasks.run.report import CHART_FILE, count_rows, render_chart, render_markdown
 from tasks.run.rerun import input_fingerprint, reusable_run
@@ -64,10 +65,13 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = time.perf_counter() - started
 
 
-def open_run(config: CommonConfig) -> RunFolder:
-    """A new run's temporary folder (folders of dead runs are removed first)."""
-    folder = open_run_folder(config.dataset_dir, run_id=new_run_id())
-    get_run_logger().info("run %s writes into %s", folder.run_id, folder.temp)
+def open_run(config: CommonConfig, *, trial: bool = False) -> RunFolder:
+    """A new run's temporary folder (folders of dead runs are removed first); a trial's ends
+    up under `trials/`, unpublished."""
+    folder = open_run_folder(config.dataset_dir, run_id=new_run_id(), trial=trial)
+    get_run_logger().info(
+        "%s %s writes into %s", "trial run" if trial else "run", folder.run_id, folder.temp
+    )
     return folder
 
 
@@ -93,14 +97,18 @@ def manifest_of(
         resampled=resampled,
         flow_run_id=str(runtime.flow_run.id) if runtime.flow_run.id else None,
         fingerprint=None if resampled.fell_back else fingerprint,
+        published=not folder.trial,
         **facts,
     )
 
 
 @step("check-config")
 def check_config(config: CommonConfig) -> str | None:
-    """Fail fast on what the config model cannot check alone, before reading data."""
-    name = modality_for(config.modality).check_config(config)
+    """Fail fast on what the config model cannot check alone, before reading data: the
+    source's kind and access, the output folder, the rebalancing method."""
+    modality = modality_for(config.modality)
+    preflight(config, modality)
+    name = modality.check_config(config)
     get_run_logger().info("%s rebalancing with: %s", config.modality, name or "none")
     return name
 
@@ -336,14 +344,16 @@ def report(manifest: dict[str, Any], run_dir: Path) -> Path:
     (run_dir / "report.md").write_text(render_markdown(manifest), encoding="utf-8")
     path = write_manifest(manifest, run_dir)
     rows = count_rows(manifest)
-    # The UI shows an artifact key's history, so one key per dataset tracks it night by night.
+    # The UI shows an artifact key's history, so one key per dataset tracks it night by night;
+    # a trial's go under keys of their own, out of the published runs' history.
+    kind = "" if manifest.get("published", True) else "trial-"
     create_markdown_artifact(
-        key=artifact_key(manifest["name"], "balance"),
+        key=artifact_key(manifest["name"], f"{kind}balance"),
         markdown=artifact_markdown(render_markdown(manifest), run_dir),
         description=f"Class balance of {manifest['name']}, run {manifest['run_id']}",
     )
     create_table_artifact(
-        key=artifact_key(manifest["name"], "counts"),
+        key=artifact_key(manifest["name"], f"{kind}counts"),
         table=rows,
         description=f"Rows per class and split of {manifest['name']}, run {manifest['run_id']}",
     )
@@ -375,8 +385,13 @@ def verify(run_dir: Path, splits: SplitResult, columns: Columns, config: CommonC
 @step("publish")
 def publish(folder: RunFolder, keep: int | None = None) -> str:
     """Rename the complete run folder into place, move `latest` to it, then delete the runs
-    `retention.keep` no longer keeps (a failed deletion is logged, the run still succeeds)."""
+    `retention.keep` no longer keeps (a failed deletion is logged, the run still succeeds).
+    A trial run is only renamed into `trials/`: `latest` and the published runs stay as they
+    are."""
     final = publish_run_folder(folder)
+    if folder.trial:
+        get_run_logger().info("trial run kept in %s; `latest` and retention untouched", final)
+        return str(final)
     pruned = prune_runs(folder.dataset_dir, keep=keep)
     logger = get_run_logger()
     if pruned.deleted:

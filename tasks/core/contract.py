@@ -24,7 +24,7 @@ import polars as pl
 
 from tasks.core.columns import Columns
 from tasks.core.conflicts import Conflicts, table_identity
-from tasks.core.files import file_sha256
+from tasks.core.files import check_source_file, file_sha256
 from tasks.core.frames import write_parquet
 
 if TYPE_CHECKING:
@@ -143,6 +143,16 @@ class Modality(Protocol[ConfigT]):
         """What the config model cannot check alone (files it names, a pipeline tried on test
         images), before any data is read; returns the rebalancing method's name, or None."""
         ...
+
+    def check_source(self, config: ConfigT, /) -> None:
+        """Refuse a source this modality cannot read (missing, a folder where a file is
+        needed, unreadable) in one sentence, before Prefect starts; by default one file."""
+        check_source_file(config.source)
+
+    def written_folders(self, config: ConfigT, /) -> dict[str, Path]:
+        """Folders besides `<output>/<name>/` a run writes (a cache), by the config key that
+        sets each; the pre-flight probes them too. None by default."""
+        return {}
 
     def fingerprint_inputs(self, config: ConfigT, /) -> dict[str, Any] | None:
         """What decides the outputs besides the config and the code (the source's content,

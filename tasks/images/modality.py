@@ -24,9 +24,16 @@ from rebalance.config import ImageConfig
 from tasks.core.columns import Columns
 from tasks.core.conflicts import split_identities
 from tasks.core.contract import NOT_EVALUATED, Checked, Evaluated, Ingested, Modality, Resampled
-from tasks.core.files import file_sha256
+from tasks.core.files import check_source_file, check_source_folder, file_sha256
 from tasks.core.frames import write_parquet
-from tasks.images.index import PATH, SHA256, dataset_root, image_identity, read_index
+from tasks.images.index import (
+    PATH,
+    SHA256,
+    TABLE_EXTENSIONS,
+    dataset_root,
+    image_identity,
+    read_index,
+)
 from tasks.images.originals import SOURCE_PATH, place_originals
 from tasks.images.pipeline import build_pipeline, describe
 from tasks.images.rebalance import rebalance_images
@@ -48,6 +55,16 @@ class ImageModality(Modality[ImageConfig]):
     def check_config(self, config: ImageConfig, /) -> str | None:
         compose = build_pipeline(config.rebalance.augmentations, seed=config.random_state)
         return f"albumentations ({describe(compose)})"
+
+    def check_source(self, config: ImageConfig, /) -> None:
+        # A folder of class subfolders, or a table of path,label: read_index's sentences.
+        source = config.source
+        if source.is_dir():
+            check_source_folder(source)
+        elif not source.exists() or source.suffix.lower() not in TABLE_EXTENSIONS:
+            read_index(source, label=config.label, path_column=config.path_column)
+        else:
+            check_source_file(source)
 
     def fingerprint_inputs(self, config: ImageConfig, /) -> dict[str, Any] | None:
         # Every image's content, not the folder's: an edited image changes the outputs.

@@ -4,6 +4,11 @@ A run writes into `<output>/<name>/.tmp-<run_id>/`, renamed to `<output>/<name>/
 once complete; then `<output>/<name>/latest` is replaced by a link to it (rename of a new
 symlink over the old one is atomic on POSIX). A killed run leaves only its hidden `.tmp-`
 folder, which the next run removes once its owner process is gone.
+
+A trial run (`rebalance run --no-publish`, the flow's `publish=False`) writes the same way
+but ends in `<output>/<name>/trials/<run_id>/`, and `latest` stays where it was: outside the
+dataset folder's run ids, it is no published run, so retention, rollback, the drift guard,
+the rerun check and `rebalance runs` never see it.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from pathlib import Path
 from rebalance import faults
 
 LATEST = "latest"
+TRIALS = "trials"
 TEMP_PREFIX = ".tmp-"
 OWNER_FILE = ".owner.json"
 
 
 @dataclass(frozen=True)
 class RunFolder:
-    """Where one run writes (`temp`) and where it ends up (`final`)."""
+    """Where one run writes (`temp`) and where it ends up (`final`; under `trials/` for a
+    trial run, which is not published)."""
 
     dataset_dir: Path
     run_id: str
+    trial: bool = False
 
     @property
     def temp(self) -> Path:
@@ -38,6 +46,8 @@ class RunFolder:
 
     @property
     def final(self) -> Path:
+        if self.trial:
+            return self.dataset_dir / TRIALS / self.run_id
         return self.dataset_dir / self.run_id
 
 
@@ -47,9 +57,13 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def open_run_folder(dataset_dir: Path, /, *, run_id: str) -> RunFolder:
-    """Create the run's temporary folder, after removing ones left by dead runs."""
-    folder = RunFolder(dataset_dir=dataset_dir, run_id=run_id)
+def open_run_folder(dataset_dir: Path, /, *, run_id: str, trial: bool = False) -> RunFolder:
+    """Create the run's temporary folder, after removing ones left by dead runs.
+
+    A trial's temporary folder is beside the others, not under `trials/`: while it runs,
+    retention sees a run writing and keeps the run it compares with.
+    """
+    folder = RunFolder(dataset_dir=dataset_dir, run_id=run_id, trial=trial)
     dataset_dir.mkdir(parents=True, exist_ok=True)
     remove_abandoned_folders(dataset_dir)
     folder.temp.mkdir()
@@ -59,14 +73,18 @@ def open_run_folder(dataset_dir: Path, /, *, run_id: str) -> RunFolder:
 
 
 def publish_run_folder(folder: RunFolder, /) -> Path:
-    """Move a complete run into place and point `latest` at it; returns the final path.
+    """Move a complete run into place and point `latest` at it (a trial's `latest` is left
+    alone); returns the final path.
 
     Safe to retry: a run already renamed into place only has `latest` moved.
     """
     if folder.temp.exists():
         _fsync_tree(folder.temp)
         (folder.temp / OWNER_FILE).unlink(missing_ok=True)
+        folder.final.parent.mkdir(exist_ok=True)
         folder.temp.rename(folder.final)
+    if folder.trial:
+        return folder.final
     faults.inject("latest")
     point_latest(folder.dataset_dir, folder.run_id)
     return folder.final

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.run.folder import LATEST
+from tasks.run.folder import LATEST, TRIALS
 from tasks.run.manifest import MANIFEST_FILE
 from tasks.run.rollback import published_runs
 
@@ -70,10 +70,17 @@ def summarize(run_id: str, manifest: dict[str, Any] | None, /, *, latest: bool) 
     )
 
 
-def render_runs(summaries: list[RunSummary], /, *, dataset_dir: Path) -> str:
-    """A plain-text table of `summaries`; `*` marks the run `latest` points at."""
+def trial_runs(dataset_dir: Path, /) -> list[str]:
+    """Run ids of the complete trial runs (`--no-publish`) under `<dataset_dir>/trials/`."""
+    return published_runs(dataset_dir / TRIALS)
+
+
+def render_runs(summaries: list[RunSummary], /, *, dataset_dir: Path, trials: int = 0) -> str:
+    """A plain-text table of `summaries`; `*` marks the run `latest` points at. `trials`
+    trial runs are not listed, only counted on the last line."""
+    aside = f"; {trials} trial runs, not published, in {dataset_dir / TRIALS}" if trials else ""
     if not summaries:
-        return f"no published runs in {dataset_dir}"
+        return f"no published runs in {dataset_dir}{aside}"
     header = ("", "run", "finished (UTC)", "train → published", "val", "test")
     header += ("sampler", "validation", "drift")
     lines = [header]
@@ -96,7 +103,7 @@ def render_runs(summaries: list[RunSummary], /, *, dataset_dir: Path) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     ]
-    return "\n".join([*table, f"{len(summaries)} runs in {dataset_dir}; * is `latest`"])
+    return "\n".join([*table, f"{len(summaries)} runs in {dataset_dir}; * is `latest`{aside}"])
 
 
 def _read(path: Path) -> dict[str, Any] | None:

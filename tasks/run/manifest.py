@@ -99,15 +99,21 @@ def build_manifest(
     fingerprint: str | None = None,
     evaluated: Evaluated = NOT_EVALUATED,
     drift: Drift | None = None,
+    published: bool = True,
 ) -> dict[str, Any]:
-    """Everything a training job or a person needs to trust the run (files are added on write)."""
+    """Everything a training job or a person needs to trust the run (files are added on write).
+
+    `published` False: a trial run, kept in `trials/<run_id>/`, one folder further down.
+    """
     frames = splits.frames()
     rows = {name: row_count(frame) for name, frame in frames.items()}
     synthetic = count_synthetic(resampled.frame)
     rows_after = row_count(resampled.frame)
     label = ingested.columns.label
     before = {name: label_counts(frame, label) for name, frame in frames.items()}
-    published = label_counts(resampled.frame, label)
+    rebalanced = label_counts(resampled.frame, label)
+    # A trial's run folder is one level deeper: its links to the Data Docs site climb one more.
+    up = "" if published else "../"
     return {
         "report_sections": [
             *checked.report_sections,
@@ -116,6 +122,7 @@ def build_manifest(
             *resampled.report_sections,
         ],
         "run_id": run_id,
+        "published": published,
         "name": config.name,
         "modality": config.modality,
         "started_at": started_at,
@@ -144,8 +151,8 @@ def build_manifest(
             "rows_dropped_for_nulls": checked.rows_dropped_for_nulls,
             "result": "validation/result.json",
             # The dataset's Data Docs site, beside the run folders (relative to this one).
-            "data_docs": data_docs_link(INDEX),
-            "data_docs_page": data_docs_link(run_page(run_id)),
+            "data_docs": f"{up}{data_docs_link(INDEX)}",
+            "data_docs_page": f"{up}{data_docs_link(run_page(run_id))}",
             "expectations": list(checked.expectations),
             **checked.findings.as_manifest(),
         },
@@ -161,7 +168,7 @@ def build_manifest(
         },
         "counts": {
             "before": {name: counts_by_name(counts) for name, counts in before.items()},
-            "after": {"train": counts_by_name(published)},
+            "after": {"train": counts_by_name(rebalanced)},
         },
         "rebalance": {
             "requested": resampled.requested,
@@ -174,7 +181,7 @@ def build_manifest(
         },
         "evaluation": evaluated.entry,
         "class_weights": class_weights(
-            before["train"], published, beta=config.class_weights.beta, label=label
+            before["train"], rebalanced, beta=config.class_weights.beta, label=label
         ),
         "notes": [*evaluated.notes, *resampled.notes],
         "versions": library_versions(),

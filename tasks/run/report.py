@@ -114,6 +114,7 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         split_method=manifest.get("split", {}).get("method", "stratified"),
         split_seed=manifest.get("split", {}).get("seed"),
         pinned=len(manifest.get("split", {}).get("pinned", {})),
+        published=manifest.get("published", True),
     )
 
 

@@ -42,11 +42,11 @@ def input_fingerprint(config: CommonConfig, modality: Modality, /) -> str | None
         return None
     if inputs is None:
         return None
+    # How many runs the Data Docs site keeps is not part of a run's outputs either.
+    exclude = {**dict.fromkeys(_NOT_OUTPUT_SHAPING, True), "validation": {"data_docs_keep"}}
     parts: dict[str, Any] = {
-        "config": config.model_dump(
-            mode="json",
-            # How many runs the Data Docs site keeps is not part of a run's outputs either.
-            exclude={**dict.fromkeys(_NOT_OUTPUT_SHAPING, True), "validation": {"data_docs_keep"}},
+        "config": with_resolved_paths(
+            config.model_dump(exclude=exclude), config.model_dump(mode="json", exclude=exclude)
         ),
         "versions": library_versions(),
         "code": code_sha256(),
@@ -58,6 +58,24 @@ def input_fingerprint(config: CommonConfig, modality: Modality, /) -> str | None
         parts["expectation_suite"] = file_sha256(suite)
     encoded = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
+
+
+def with_resolved_paths(python: Any, encoded: Any, /) -> Any:
+    """`encoded` (a config dumped as JSON) with each path of `python` (the same config dumped
+    as Python objects) made absolute and resolved.
+
+    The CLI reads `source: demo/x.csv` against the config file's folder, a deployment's
+    parameter keeps it relative to its working directory: the same file either way, and the
+    same fingerprint, so each reuses the other's unchanged run.
+    """
+    if isinstance(python, Path):
+        return python.resolve().as_posix()
+    if isinstance(python, dict) and isinstance(encoded, dict):
+        return {key: with_resolved_paths(python.get(key), value) for key, value in encoded.items()}
+    sequences = isinstance(python, list | tuple) and isinstance(encoded, list)
+    if sequences and len(python) == len(encoded):
+        return [with_resolved_paths(*pair) for pair in zip(python, encoded, strict=True)]
+    return encoded
 
 
 def reusable_run(config: CommonConfig, fingerprint: str | None, /) -> Path | None:

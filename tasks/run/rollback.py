@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from rebalance.errors import DataError
@@ -30,7 +31,20 @@ def published_runs(dataset_dir: Path, /) -> list[str]:
     )
 
 
-def roll_back(dataset_dir: Path, /, *, to: str | None = None) -> Path:
+@dataclass(frozen=True)
+class RolledBack:
+    """Where `latest` pointed before a rollback (None: nowhere) and the run it points at now."""
+
+    previous: str | None
+    current: str
+    folder: Path
+
+    def describe(self) -> str:
+        """One line for the user: from which run to which."""
+        return f"`latest` moved from {self.previous or 'nothing'} to {self.current}"
+
+
+def roll_back(dataset_dir: Path, /, *, to: str | None = None) -> RolledBack:
     """Move `latest` to run `to`, or to the run published before the current one.
 
     Raises:
@@ -39,6 +53,7 @@ def roll_back(dataset_dir: Path, /, *, to: str | None = None) -> Path:
     """
     runs = published_runs(dataset_dir)
     current = os.path.basename(os.path.realpath(dataset_dir / LATEST))
+    previous = current if (dataset_dir / LATEST).is_symlink() else None
     if to is None:
         earlier = [run for run in runs if run < current]
         if not earlier:
@@ -60,4 +75,4 @@ def roll_back(dataset_dir: Path, /, *, to: str | None = None) -> Path:
         )
         raise DataError(msg)
     point_latest(dataset_dir, to)
-    return target
+    return RolledBack(previous=previous, current=to, folder=target)

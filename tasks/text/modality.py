@@ -19,7 +19,7 @@ from tasks.core.frames import write_parquet
 from tasks.text.back_translation import directions, model_name
 from tasks.text.ingest import read_texts
 from tasks.text.paraphrase import text_identity
-from tasks.text.rebalance import rebalance_texts
+from tasks.text.rebalance import rebalance_texts, translation_cache
 from tasks.text.translators import check_local_model
 from validations.text import TextFindings, normalised_text_expr, validate_texts
 
@@ -36,6 +36,11 @@ class TextModality(Modality[TextConfig]):
         for src, tgt in directions(options.source_language, options.pivots):
             check_local_model(model_name(options.model, src=src, tgt=tgt))
         return f"back_translation via {', '.join(options.pivots)} ({options.model})"
+
+    def written_folders(self, config: TextConfig, /) -> dict[str, Path]:
+        if config.rebalance.method != "back_translation":
+            return {}
+        return {"rebalance.cache_dir": translation_cache(config)}
 
     def fingerprint_inputs(self, config: TextConfig, /) -> dict[str, Any] | None:
         inputs = super().fingerprint_inputs(config)

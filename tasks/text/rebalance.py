@@ -48,6 +48,14 @@ EDA_LABEL = "eda (model-free offline fallback: random swap / deletion / insertio
 EXAMPLES_PER_CLASS = 3
 TEMPLATE = Path(__file__).with_name("templates") / "paraphrasing.md.j2"
 
+# The translation cache's folder under `output` when `rebalance.cache_dir` is empty.
+TRANSLATION_CACHE = ".translation-cache"
+
+
+def translation_cache(config: TextConfig, /) -> Path:
+    """The translation cache's folder: `rebalance.cache_dir`, else `<output>/.translation-cache`."""
+    return config.rebalance.cache_dir or config.output / TRANSLATION_CACHE
+
 
 @dataclass(frozen=True)
 class BackTranslationFacts:
@@ -249,7 +257,7 @@ def _back_translate(
     decoding = _decoding(job.config)
     sharded = ShardedTranslation(job.config)
     cache = TranslationCache(
-        options.cache_dir or job.config.output / ".translation-cache",
+        translation_cache(job.config),
         run=sharded,
         max_bytes=options.cache_max_bytes,
     )

@@ -136,3 +136,47 @@ def test_a_bad_config_fails_in_under_two_seconds_before_prefect_starts(
         assert seconds < 2.0, f"{command} took {seconds:.2f} s"
     assert not (home / "prefect.db").exists()
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("output is a file", "is a file; point `output` at a folder"),
+        ("table source is a folder", "is a folder, not a file; point `source` at the data file"),
+        ("image source is a file", "is neither a folder nor a CSV/Parquet table"),
+        ("output is read-only", "cannot be written (permission denied (EACCES)"),
+    ],
+)
+def test_a_source_or_output_that_cannot_work_fails_in_under_two_seconds_before_prefect_starts(
+    tmp_path, case, expected
+):
+    if case == "output is read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into a chmod 555 folder")
+    home = tmp_path / "prefect-home"
+    loans_frame(60).write_csv(tmp_path / "d.csv")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "locked").mkdir(mode=0o555)
+    (tmp_path / "afile").write_text("not a folder")
+    fields = {
+        "output is a file": {"output": str(tmp_path / "afile")},
+        "table source is a folder": {"source": str(tmp_path)},
+        "image source is a file": {"modality": "image", "source": "photo.png"},
+        "output is read-only": {"output": str(tmp_path / "locked")},
+    }[case]
+    config = write_config(tmp_path, fields.pop("source", "d.csv"), **fields)
+    if fields.get("modality") == "image":  # no table columns in an image config
+        text = config.read_text().replace("id_column: loan_id\n", "").replace("status", "label")
+        config.write_text(text.replace("evaluate:\n  enabled: false\n", ""))
+
+    for command in ("run", "validate"):
+        started = time.perf_counter()
+        done = _rebalance(command, str(config), home=home)
+        seconds = time.perf_counter() - started
+
+        assert done.returncode == 1
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("rebalance: ") and expected in last, last
+        assert "Traceback" not in done.stderr
+        assert seconds < 2.0, f"{command} took {seconds:.2f} s"
+    assert not (home / "prefect.db").exists()
+    (tmp_path / "locked").chmod(0o755)

@@ -66,3 +66,36 @@ def test_latest_moves_by_replacing_the_link(tmp_path):
 
     assert os.readlink(tmp_path / LATEST) == "b"
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_a_trial_run_lands_under_trials_and_no_published_run_machinery_sees_it(tmp_path):
+    from tasks.run.listing import list_runs, render_runs, trial_runs
+    from tasks.run.manifest import write_manifest
+    from tasks.run.retention import prune_runs
+    from tasks.run.rollback import published_runs
+
+    dataset = tmp_path / "d"
+    runs = ["20261030T000000Z-000000", "20261101T000000Z-aaaaaa", "20261102T000000Z-bbbbbb"]
+    for run_id in runs:
+        good = open_run_folder(dataset, run_id=run_id)
+        write_manifest({"run_id": run_id}, good.temp)
+        publish_run_folder(good)
+    trial = open_run_folder(dataset, run_id="20261103T000000Z-cccccc", trial=True)
+    # Beside the published runs while it writes, so retention waits for it.
+    assert trial.temp.parent == dataset
+    write_manifest({"run_id": trial.run_id, "published": False}, trial.temp)
+
+    final = publish_run_folder(trial)
+
+    assert final == dataset / "trials" / "20261103T000000Z-cccccc"
+    assert (final / "manifest.json").is_file() and not trial.temp.exists()
+    assert os.readlink(dataset / LATEST) == "20261102T000000Z-bbbbbb"
+    assert published_runs(dataset) == runs
+    assert [run.run_id for run in list_runs(dataset)] == runs[::-1]
+    assert trial_runs(dataset) == [trial.run_id]
+    listed = render_runs(list_runs(dataset), dataset_dir=dataset, trials=1).splitlines()
+    assert len(listed) == 1 + len(runs) + 1  # header, the published runs, the footer
+    assert listed[-1].endswith(f"; 1 trial runs, not published, in {dataset / 'trials'}")
+    # Retention keeps `latest` and the run before it, deletes the oldest, and no trial.
+    pruned = prune_runs(dataset, keep=1)
+    assert pruned.deleted == [runs[0]] and final.is_dir()

@@ -9,6 +9,7 @@ import pytest
 from rebalance.cli import main
 from rebalance.config import load_config, parse_config
 from tasks.registry import modality_for
+from tasks.run.manifest import file_hashes
 from tasks.run.rerun import input_fingerprint, reusable_run
 from tests.helpers import loans_frame, write_config
 from tests.image_helpers import image_tree
@@ -61,6 +62,42 @@ def test_fingerprint_follows_the_expectation_suites_content_not_the_data_docs_re
     assert _fingerprint(config) != first
 
 
+def test_a_cli_and_a_deployment_run_of_one_config_share_a_fingerprint(tmp_path, monkeypatch):
+    from rebalance.deployments import config_parameters
+
+    project = tmp_path / "project"
+    (project / "configs").mkdir(parents=True)
+    (project / "data").mkdir()
+    loans_frame(120).write_csv(project / "data" / "d.csv")
+    suite = project / "data" / "suite.json"
+    suite.write_text(json.dumps({"expectations": []}))
+    config_file = write_config(
+        project / "configs",
+        "../data/d.csv",
+        output="../out",
+        validation={"expectation_suite": "../data/suite.json"},
+    )
+    absolute = _fingerprint(load_config(config_file))
+
+    # From the project root: the config by a relative path, and as a deployment's parameter
+    # (source relative to the root, where the deployment runs).
+    monkeypatch.chdir(project)
+    relative = _fingerprint(load_config("configs/config.yaml"))
+    parameter = config_parameters("configs")["config"]
+    assert parameter["source"] == "data/d.csv"
+    deployed = _fingerprint(parse_config(parameter))
+    # From another working directory.
+    monkeypatch.chdir(tmp_path)
+    elsewhere = _fingerprint(load_config("project/configs/config.yaml"))
+
+    assert absolute is not None
+    assert relative == deployed == elsewhere == absolute
+    # The resolved path counts: the same bytes in another file are another source.
+    (project / "data" / "e.csv").write_bytes((project / "data" / "d.csv").read_bytes())
+    other = load_config(config_file, overrides=["source=../data/e.csv"])
+    assert _fingerprint(other) != absolute
+
+
 def test_a_missing_source_has_no_fingerprint_and_nothing_to_reuse(tmp_path):
     config = load_config(write_config(tmp_path, "nowhere.csv"))
 
@@ -82,9 +119,24 @@ def test_image_fingerprint_changes_when_one_image_changes(tmp_path):
 
 
 @pytest.mark.flow
-def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, table, capsys):
+def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(
+    prefect_harness, table, capsys, monkeypatch
+):
+    import prefect.events
+
+    from tasks.run.ready import READY_EVENT
+
     config_path = write_config(table, "d.csv")
     dataset = table / "out" / "t"
+    ready = []  # the ready events the runs emit (each publish emits one)
+    emit = prefect.events.emit_event
+
+    def recording(event, **kwargs):
+        if event == READY_EVENT:
+            ready.append(kwargs["payload"]["run_folder"])
+        return emit(event, **kwargs)
+
+    monkeypatch.setattr(prefect.events, "emit_event", recording)
 
     assert main(["run", str(config_path)]) == 0
     first = capsys.readouterr().out.strip().splitlines()[-1]
@@ -119,6 +171,32 @@ def test_unchanged_rerun_reuses_latest_and_a_changed_one_runs(prefect_harness, t
     assert on_disk == sorted(
         [os.path.basename(forced), os.path.basename(rerun), "latest", "data_docs"]
     )
+    assert ready == [first, forced, rerun]
+
+    # A trial of another sampler: a complete, verified run folder under trials/, while
+    # `latest`, the published runs and the ready events stay as they were.
+    trial_args = ["--no-publish", "--set", "rebalance.sampler=RandomOverSampler"]
+    assert main(["run", str(config_path), *trial_args]) == 0
+    out, err = capsys.readouterr()
+    trial = Path(out.strip().splitlines()[-1])
+    assert trial.parent == dataset / "trials"
+    assert "not published" in err
+    manifest = json.loads((trial / "manifest.json").read_text())
+    assert manifest["published"] is False
+    assert manifest["rebalance"]["sampler"] == "RandomOverSampler"
+    assert file_hashes(trial) == manifest["files"]
+    assert {"train.parquet", "val.parquet", "test.parquet", "report.md"} <= set(manifest["files"])
+    assert "Trial run, not published" in (trial / "report.md").read_text()
+    assert (trial / manifest["validation"]["data_docs"]).is_file()  # its link climbs one more
+    assert os.path.realpath(dataset / "latest") == os.path.realpath(rerun)
+    assert ready == [first, forced, rerun]
+    on_disk = sorted(path.name for path in dataset.iterdir() if not path.name.startswith("."))
+    assert on_disk == sorted(
+        [os.path.basename(forced), os.path.basename(rerun), "latest", "data_docs", "trials"]
+    )
+    # The next unchanged run reuses `latest`, not the trial.
+    assert main(["run", str(config_path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(Path(rerun).resolve())
 
 
 def test_the_code_fingerprint_covers_subpackages_and_templates(tmp_path):

@@ -59,7 +59,7 @@ def test_pruning_leaves_latest_and_what_rollback_goes_back_to(dataset):
     assert pruned.kept == RUNS[4:]
     assert _on_disk(dataset) == [*RUNS[4:], LATEST]
     assert os.readlink(dataset / LATEST) == RUNS[-1]
-    assert roll_back(dataset) == dataset / RUNS[4]
+    assert roll_back(dataset).folder == dataset / RUNS[4]
 
 
 def test_without_keep_every_run_stays(dataset):

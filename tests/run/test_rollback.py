@@ -46,8 +46,10 @@ def test_only_complete_runs_are_listed(dataset):
 
 
 def test_rollback_steps_back_one_run_at_a_time(dataset):
-    roll_back(dataset)
+    moved = roll_back(dataset)
     assert _latest(dataset) == "20261102T000000Z-bbbbbb"
+    assert (moved.previous, moved.current) == ("20261103T000000Z-cccccc", _latest(dataset))
+    assert moved.folder == dataset / "20261102T000000Z-bbbbbb"
     roll_back(dataset)
     assert _latest(dataset) == "20261101T000000Z-aaaaaa"
     with pytest.raises(DataError, match="no run before 20261101T000000Z-aaaaaa"):
@@ -70,12 +72,19 @@ def test_a_run_whose_files_changed_is_refused(dataset):
     assert _latest(dataset) == "20261103T000000Z-cccccc"
 
 
-def test_cli_rollback_prints_the_run_it_points_at(dataset, tmp_path, capsys):
+def test_cli_rollback_prints_the_runs_latest_moved_from_and_to(dataset, tmp_path, capsys):
     config = write_config(tmp_path, "d.csv")
 
     assert main(["rollback", str(config)]) == 0
-    assert capsys.readouterr().out.strip() == str(dataset / "20261102T000000Z-bbbbbb")
+    printed = capsys.readouterr()
+    assert printed.out.strip() == str(dataset / "20261102T000000Z-bbbbbb")
+    assert printed.err.strip() == (
+        "rebalance: `latest` moved from 20261103T000000Z-cccccc to 20261102T000000Z-bbbbbb"
+    )
     assert main(["rollback", str(config), "--to", "nope"]) == 1
     assert "no complete run 'nope'" in capsys.readouterr().err
     manifest = json.loads((dataset / "latest" / "manifest.json").read_text())
     assert manifest["run_id"] == "20261102T000000Z-bbbbbb"
+    assert main(["rollback", str(config), "--to", "20261103T000000Z-cccccc"]) == 0
+    moved = capsys.readouterr().err.strip()
+    assert moved.endswith("from 20261102T000000Z-bbbbbb to 20261103T000000Z-cccccc")
