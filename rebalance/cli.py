@@ -25,6 +25,7 @@ from rebalance.config import RunConfig, load_config
 from rebalance.deployments import serve_deployments
 from rebalance.embedded_server import EmbeddedServer
 from rebalance.errors import STEP_NOTE, RebalanceError
+from rebalance.terminal import quiet_terminal
 from tasks.core.classes import imbalance_ratio
 from tasks.registry import modality_for
 from tasks.run.listing import list_runs, render_runs
@@ -91,7 +92,7 @@ def _reusable_run(config: RunConfig) -> Path | None:
 def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> str:
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder."""
     # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
-    server = EmbeddedServer.start_unless_configured()
+    server = EmbeddedServer.start_unless_configured(debug=debug)
     try:
         # Imported here, not at the top: they import Prefect (seconds), which a bad config,
         # `validate` and `rollback` never need, and which should overlap the server's start.
@@ -107,7 +108,7 @@ def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> st
 
             server.wait_ready(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
         if not debug:
-            _hide_tracebacks_in_terminal()
+            quiet_terminal()
         with server.as_api() if server else contextlib.nullcontext():
             with track_task_runs() as tracker:
                 state = rebalance_dataset(config, force=force, return_state=True)
@@ -122,8 +123,18 @@ def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> st
                 logging.getLogger("rebalance").warning("%s", exc)
     finally:
         if server is not None:
-            server.stop()
+            _note_server_log(server.stop())
     return state.result(raise_on_failure=True)
+
+
+def _note_server_log(log: Path | None) -> None:
+    """One line naming the file that holds what the embedded server wrote to stderr."""
+    if log is not None:
+        print(
+            f"rebalance: Prefect's embedded server wrote errors (a stop while requests were "
+            f"in flight does that) to {log}",
+            file=sys.stderr,
+        )
 
 
 def _preload(config: RunConfig) -> None:
@@ -204,27 +215,6 @@ def _fail(message: str, *, debug: bool) -> int:
     one_line = " ".join(message.split())
     print(f"rebalance: {one_line}", file=sys.stderr)
     return 1
-
-
-class _NoTraceback(logging.Filter):
-    """Keep the log line but drop its traceback (the UI still gets it through the API log)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info = None
-        record.exc_text = None
-        return True
-
-
-def _hide_tracebacks_in_terminal() -> None:
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    # Prefect's console handler sits on the root logger; its API handler sits on the flow
-    # and task run loggers, so it sees each record (with its traceback) first.
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PrefectConsoleHandler) and not any(
-            isinstance(existing, _NoTraceback) for existing in handler.filters
-        ):
-            handler.addFilter(_NoTraceback())
 
 
 def _parser() -> argparse.ArgumentParser:
