@@ -58,8 +58,9 @@ def _set_parent_death_signal(parent: int) -> None:
 
 def _watch_stdin() -> None:
     """Block until stdin's end-of-file (the parent closed it, or died), then stop."""
-    stdin = sys.stdin.buffer
-    while stdin.read(4096):
+    # The file descriptor, not sys.stdin: a daemon thread blocked inside a buffered reader
+    # holds its lock, and the interpreter aborts at exit when it cannot take that lock.
+    while os.read(sys.stdin.fileno(), 4096):
         pass
     os.kill(os.getpid(), signal.SIGTERM)
     threading.Event().wait(GRACE_SECONDS)
