@@ -199,6 +199,17 @@ def _describe_unexpected(exc: Exception) -> str:
 
 def _serve(prefect_file: Path, *, debug: bool) -> int:
     """Serve prefect.yaml's deployments from this process (needs PREFECT_API_URL's server)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        # Prefect would start a temporary server of its own: one nothing else can reach to
+        # trigger the deployments, and one left running if this process is killed.
+        return _fail(
+            "serve needs a running Prefect server: start one (`make server`) and set "
+            "PREFECT_API_URL to its API, e.g. PREFECT_API_URL=http://127.0.0.1:4200/api "
+            "(`make serve` does)",
+            debug=False,
+        )
     try:
         serve_deployments(prefect_file)
     except RebalanceError as exc:

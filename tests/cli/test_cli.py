@@ -107,6 +107,17 @@ def test_debug_shows_the_traceback(tmp_path, prefect_home):
     assert done.stderr.strip().splitlines()[-1].startswith("rebalance: source file not found")
 
 
+def test_serve_without_a_server_is_refused_before_prefect_starts_one(tmp_path):
+    # Prefect would start a temporary server, which a killed `serve` would leave running.
+    done = _rebalance("serve", home=tmp_path)
+
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("rebalance: serve needs a running Prefect server")
+    assert "PREFECT_API_URL=" in last
+    assert not (tmp_path / "prefect.db").exists()
+
+
 def test_validate_reports_classes_and_nulls(tmp_path, prefect_home):
     loans_frame(80).write_csv(tmp_path / "d.csv")
     config = write_config(tmp_path, "d.csv")
