@@ -144,3 +144,20 @@ def test_quiet_terminal_filters_every_terminal_handler_once(monkeypatch):
         assert [type(f) for f in handler.filters] == [TerminalFilter]
     finally:
         library.removeHandler(handler)
+
+
+def test_quiet_terminal_covers_prefects_console_and_internal_handlers():
+    import prefect.main  # noqa: F401  # configures Prefect's logging, as the flow's import does
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from rebalance.terminal import quiet_terminal
+
+    quiet_terminal()
+
+    # The root's console handler (flow and task run lines) and prefect._internal's own
+    # stderr handler (the client's services: events and logs sent while the server stops).
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    internal = logging.getLogger("prefect._internal").handlers
+    assert consoles and internal
+    for handler in consoles + internal:
+        assert any(isinstance(f, TerminalFilter) for f in handler.filters), handler
