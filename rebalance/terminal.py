@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 
 # The loggers of Prefect's flow and task run engines.
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
@@ -98,8 +99,25 @@ def terminal_handlers() -> list[logging.Handler]:
 
 
 def quiet_terminal() -> None:
-    """Add `TerminalFilter` to every terminal handler (once each); call it after Prefect has
-    configured logging (importing Prefect does) and before the flow runs."""
+    """Add `TerminalFilter` to every terminal handler (once each), and log what a failed
+    thread would print (a traceback) through them; call it after Prefect has configured
+    logging (importing Prefect does) and before the flow runs."""
     for handler in terminal_handlers():
         if not any(isinstance(existing, TerminalFilter) for existing in handler.filters):
             handler.addFilter(TerminalFilter())
+    threading.excepthook = _log_thread_failure
+
+
+def _log_thread_failure(args: threading.ExceptHookArgs, /) -> None:
+    # Python prints a thread's uncaught exception with its traceback straight to stderr
+    # (Prefect's client services run in threads); a log record goes through the filter.
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    logging.getLogger(__name__).error(
+        "%s failed: %s: %s",
+        name,
+        args.exc_type.__name__,
+        args.exc_value,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )

@@ -161,3 +161,28 @@ def test_quiet_terminal_covers_prefects_console_and_internal_handlers():
     assert consoles and internal
     for handler in consoles + internal:
         assert any(isinstance(f, TerminalFilter) for f in handler.filters), handler
+
+
+def test_a_failed_thread_is_one_log_line_without_a_traceback(monkeypatch, capfd):
+    import threading
+
+    from rebalance.terminal import quiet_terminal
+
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)  # restored after
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger("rebalance").addHandler(handler)
+    try:
+        quiet_terminal()
+
+        def fail() -> None:
+            raise ConnectionError("the server went away")
+
+        worker = threading.Thread(target=fail, name="events-worker")
+        worker.start()
+        worker.join()
+    finally:
+        logging.getLogger("rebalance").removeHandler(handler)
+
+    err = capfd.readouterr().err
+    assert "events-worker failed: ConnectionError: the server went away" in err
+    assert "Traceback" not in err
