@@ -193,6 +193,7 @@ def test_the_embedded_server_does_not_outlive_a_killed_run(tmp_path, prefect_hom
         stderr=subprocess.DEVNULL,
     )
     started: list[int] = []
+    server_log = None
     try:
         # Until the server answers: the moment a run is most often killed (mid-flow).
         deadline = time.monotonic() + 240
@@ -204,6 +205,8 @@ def test_the_embedded_server_does_not_outlive_a_killed_run(tmp_path, prefect_hom
                 if b"rebalance.tethered" in Path(f"/proc/{pid}/cmdline").read_bytes()
             ]
             if servers:
+                # Its stderr is a log file of its own (no traceback reaches the terminal).
+                server_log = Path(os.readlink(f"/proc/{servers[0]}/fd/2"))
                 cmdline = Path(f"/proc/{servers[0]}/cmdline").read_bytes().split(b"\0")
                 port = int(cmdline[cmdline.index(b"--port") + 1])
                 with contextlib.suppress(httpx.TransportError):
@@ -221,7 +224,10 @@ def test_the_embedded_server_does_not_outlive_a_killed_run(tmp_path, prefect_hom
         while time.monotonic() < deadline and any(_running(pid) for pid in started):
             time.sleep(0.1)
         assert not [pid for pid in started if _running(pid)], "children outlived the run"
+        assert server_log.name.startswith("rebalance-prefect-server-")
     finally:
+        if server_log is not None:  # the killed run could not remove it
+            server_log.unlink(missing_ok=True)
         for pid in [cli.pid, *started]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
