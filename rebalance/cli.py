@@ -189,10 +189,11 @@ def _describe_unexpected(exc: Exception) -> str:
     )
     where = f"step '{step}' failed" if step else "failed"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        # Without a file name, strerror would only say "No space left on device" again.
+        writing = f" writing {exc.filename}" if exc.filename else ""
         return (
-            f"{where}: no space left on device ({exc.filename or exc.strerror}); the run was "
-            "not published and `latest` is unchanged: free space or point `output` at a "
-            "larger disk"
+            f"{where}: no space left on device{writing}; the run was not published and "
+            "`latest` is unchanged: free space or point `output` at a larger disk"
         )
     return f"{where}: {type(exc).__name__}: {exc}; rerun with --debug for the traceback"
 
