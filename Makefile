@@ -7,7 +7,9 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export NO_ALBUMENTATIONS_UPDATE ?= 1
 
 # Deployments (deployments/prefect.yaml) against a local Prefect server on PREFECT_PORT:
-#   make server              terminal 1: the server and its UI (http://127.0.0.1:4200)
+#   make server              terminal 1: the server and its UI (http://127.0.0.1:4200;
+#                            another port: make server PREFECT_PORT=4311, and the same
+#                            PREFECT_PORT for deploy, worker and serve)
 #   make deploy worker       terminal 2: a process work pool, the deployments, a worker
 #   make serve               or instead of deploy + worker: serve them all from one process
 PREFECT_PORT ?= 4200
@@ -48,8 +50,11 @@ test: lint
 test-browser: install
 	$(BIN)/python -m pytest -m browser
 
+# The UI asks its API at PREFECT_SERVER_UI_API_URL, which otherwise defaults to PREFECT_API_URL
+# or to port 4200 (PREFECT_SERVER_API_PORT), not to --port: set it from the port served.
 server: install
-	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+	PREFECT_SERVER_UI_API_URL=$(LOCAL_API) $(BIN)/prefect server start --host 127.0.0.1 \
+		--port $(PREFECT_PORT)
 
 deploy: install
 	PREFECT_API_URL=$(LOCAL_API) $(BIN)/prefect work-pool create $(POOL) --type process --overwrite

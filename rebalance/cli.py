@@ -26,6 +26,7 @@ from rebalance.config import RunConfig, load_config
 from rebalance.deployments import serve_deployments
 from rebalance.embedded_server import EmbeddedServer
 from rebalance.errors import STEP_NOTE, RebalanceError
+from rebalance.terminal import quiet_terminal
 from tasks.core.classes import imbalance_ratio
 from tasks.core.files import OS_ERROR_FIXES, os_error_reason
 from tasks.registry import modality_for
@@ -110,7 +111,7 @@ def run(
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder
     (`publish` False: a trial's, under `trials/`, with `latest` left alone)."""
     # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
-    server = EmbeddedServer.start_unless_configured()
+    server = EmbeddedServer.start_unless_configured(debug=debug)
     try:
         # Imported here, not at the top: they import Prefect (seconds), which a bad config,
         # `validate` and `rollback` never need, and which should overlap the server's start.
@@ -126,7 +127,7 @@ def run(
 
             server.wait_ready(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
         if not debug:
-            _hide_tracebacks_in_terminal()
+            quiet_terminal()
         with server.as_api() if server else contextlib.nullcontext():
             with track_task_runs() as tracker:
                 state = rebalance_dataset(config, force=force, publish=publish, return_state=True)
@@ -141,8 +142,18 @@ def run(
                 logging.getLogger("rebalance").warning("%s", exc)
     finally:
         if server is not None:
-            server.stop()
+            _note_server_log(server.stop())
     return state.result(raise_on_failure=True)
+
+
+def _note_server_log(log: Path | None) -> None:
+    """One line naming the file that holds what the embedded server wrote to stderr."""
+    if log is not None:
+        print(
+            f"rebalance: Prefect's embedded server wrote errors (a stop while requests were "
+            f"in flight does that) to {log}",
+            file=sys.stderr,
+        )
 
 
 def _preload(config: RunConfig) -> None:
@@ -209,6 +220,17 @@ def _describe_unexpected(exc: Exception, *, command: str = "run") -> str:
 
 def _serve(prefect_file: Path, *, debug: bool) -> int:
     """Serve prefect.yaml's deployments from this process (needs PREFECT_API_URL's server)."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        # Prefect would start a temporary server of its own: one nothing else can reach to
+        # trigger the deployments, and one left running if this process is killed.
+        return _fail(
+            "serve needs a running Prefect server: start one (`make server`) and set "
+            "PREFECT_API_URL to its API, e.g. PREFECT_API_URL=http://127.0.0.1:4200/api "
+            "(`make serve` does)",
+            debug=False,
+        )
     try:
         serve_deployments(prefect_file)
     except RebalanceError as exc:
@@ -225,27 +247,6 @@ def _fail(message: str, *, debug: bool) -> int:
     one_line = " ".join(message.split())
     print(f"rebalance: {one_line}", file=sys.stderr)
     return 1
-
-
-class _NoTraceback(logging.Filter):
-    """Keep the log line but drop its traceback (the UI still gets it through the API log)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info = None
-        record.exc_text = None
-        return True
-
-
-def _hide_tracebacks_in_terminal() -> None:
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    # Prefect's console handler sits on the root logger; its API handler sits on the flow
-    # and task run loggers, so it sees each record (with its traceback) first.
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PrefectConsoleHandler) and not any(
-            isinstance(existing, _NoTraceback) for existing in handler.filters
-        ):
-            handler.addFilter(_NoTraceback())
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,6 +7,11 @@ subprocess start its own 10 s of imports and database checks. Here the same subp
 command, same environment) starts as soon as Prefect's settings are read, so its start-up runs
 on the other core while this process imports the flow and the steps' libraries; the flow then
 talks to it through PREFECT_API_URL, set for the run with `temporary_settings`.
+
+The server runs tethered to this process (`rebalance.tethered`): it stops when this process
+dies, SIGKILL included, instead of serving an empty port for good. What it writes to stderr
+(uvicorn's and Starlette's tracebacks when it stops while requests are in flight) goes to a
+log file, named in one line if anything was written; with `--debug` it stays on stderr.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import importlib.util
 import os
 import socket
 import subprocess
-import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from rebalance.errors import RebalanceError
+from rebalance.tethered import tethered_command
 
 # uvicorn's exit status when its port was taken between our check and its bind.
 _PORT_IN_USE = 3
@@ -31,18 +38,24 @@ _POLL_SECONDS = 0.1
 class EmbeddedServer:
     """One uvicorn subprocess serving Prefect's API for this process's runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, debug: bool = False) -> None:
+        # Its stderr: the terminal with --debug, else a file named only if it is written to.
+        self.log: IO[bytes] | None = None
+        if not debug:
+            self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed by stop()
+                prefix="rebalance-prefect-server-", suffix=".log", delete=False
+            )
         self.port = _free_port()
         self.process = self._spawn()
 
     @classmethod
-    def start_unless_configured(cls) -> EmbeddedServer | None:
+    def start_unless_configured(cls, *, debug: bool = False) -> EmbeddedServer | None:
         """Spawn the server; None when a server is configured or the embedded one disabled."""
         from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
         if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return None
-        return cls()
+        return cls(debug=debug)
 
     @property
     def api_url(self) -> str:
@@ -56,6 +69,8 @@ class EmbeddedServer:
         with httpx.Client() as client:
             while time.monotonic() < deadline:
                 if self.process.poll() == _PORT_IN_USE:
+                    if self.process.stdin is not None:
+                        self.process.stdin.close()
                     self.port = _free_port()
                     self.process = self._spawn()
                 elif self.process.poll() is not None:
@@ -64,11 +79,12 @@ class EmbeddedServer:
                     if client.get(f"{self.api_url}/health").status_code == 200:
                         return
                 time.sleep(_POLL_SECONDS)
-        self.stop()
+        log = self.stop()
         status = self.process.returncode
         msg = (
             f"Prefect's embedded server did not start within {timeout:.0f} s"
             + (f" (it exited with status {status})" if status is not None else "")
+            + (f"; its log is {log}" if log is not None else "")
             + ": raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or point "
             "PREFECT_API_URL at a running Prefect server"
         )
@@ -76,14 +92,23 @@ class EmbeddedServer:
 
     @contextlib.contextmanager
     def as_api(self) -> Iterator[None]:
-        """Prefect clients in this block talk to this server."""
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        """Prefect clients in this block talk to this server.
 
-        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+        It serves no UI, so PREFECT_UI_URL is blanked: Prefect then logs no "View at" link
+        (its default would be this API's address, which answers 404 for every page).
+        """
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url, PREFECT_UI_URL: ""}):
             yield
 
-    def stop(self) -> None:
-        """Terminate the server (it has recorded what it was sent: see prefect_sync)."""
+    def stop(self) -> Path | None:
+        """Terminate the server (it has recorded what it was sent: see prefect_sync).
+
+        Returns:
+            The file that holds what the server wrote to stderr, None if it wrote nothing
+            (the file is then removed) or it wrote to the terminal (`--debug`).
+        """
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -91,6 +116,18 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        return self._close_log()
+
+    def _close_log(self) -> Path | None:
+        if self.log is None:
+            return None
+        self.log.close()
+        path = Path(self.log.name)
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
+        return path if path.is_file() else None
 
     def _spawn(self) -> subprocess.Popen:
         # Prefect's own command and environment for its ephemeral server (prefect 3.9,
@@ -105,9 +142,8 @@ class EmbeddedServer:
             "PREFECT__SERVER_FINAL": "1",
             **get_current_settings().to_environment_variables(exclude_unset=True),
         }
-        command = [
-            sys.executable,
-            "-m",
+        # `python -m uvicorn ...`, stopped when this process dies (see rebalance.tethered).
+        command = tethered_command(
             "uvicorn",
             "--app-dir",
             str(prefect_dir.parent),
@@ -121,8 +157,8 @@ class EmbeddedServer:
             "error",
             "--lifespan",
             "on",
-        ]
-        return subprocess.Popen(command, env=env)
+        )
+        return subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stderr=self.log)
 
 
 def _free_port() -> int:

@@ -5,9 +5,10 @@ OSError its first 2 times and kills the process with SIGKILL when `publish` star
 `transient[:N]` (OSError the first N times, default 1), `permanent` (OSError every time),
 `enospc` (OSError ENOSPC every time) and `kill[:N]` (SIGKILL the Nth time, default the first).
 A point is a step's name, `latest` (after the run folder is renamed into place, before
-`latest` moves), `augment-image` (before each augmented image) or `translate-batch` (before
-each `generate` call), the last two to kill a run in the middle of its longest work. Nothing here
-runs unless the variable is set, so a user cannot trip it by accident.
+`latest` moves), `data-docs` (before the validate step updates the dataset's Data Docs site),
+`augment-image` (before each augmented image) or `translate-batch` (before each `generate`
+call), the last two to kill a run in the middle of its longest work. Nothing here runs unless
+the variable is set, so a user cannot trip it by accident.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from prefect import get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from rebalance import faults
 from rebalance.config import CommonConfig
 from rebalance.errors import STEP_NOTE, RebalanceError, ValidationFailed
 from tasks.core.artifacts import artifact_key, artifact_markdown
@@ -219,6 +220,7 @@ def _record_validation(config: CommonConfig, run_dir: Path, *, failure: str | No
     if not result.is_file():  # validation stopped before Great Expectations ran
         return
     try:
+        faults.inject("data-docs")
         page = update_site(
             config.dataset_dir / DATA_DOCS,
             dataset=config.name,
@@ -227,7 +229,7 @@ def _record_validation(config: CommonConfig, run_dir: Path, *, failure: str | No
             keep=config.validation.data_docs_keep,
             failure=failure,
         )
-    except OSError as exc:  # the run's own outputs do not depend on the site
+    except (OSError, ValueError) as exc:  # the run's own outputs do not depend on the site
         get_run_logger().warning("Data Docs of %s not updated: %s", config.name, exc)
         return
     get_run_logger().info("Data Docs: %s", page)

@@ -224,18 +224,33 @@ def _read_runs(site: Path) -> list[dict[str, Any]]:
 def _copy_static(site: Path) -> None:
     static = site / STATIC
     static.mkdir(exist_ok=True)
-    shutil.copyfile(STYLESHEET, static / STYLESHEET.name)
+    _copy_atomically(STYLESHEET, static / STYLESHEET.name)
     # Found without importing GX (seconds): only its files are needed.
     spec = importlib.util.find_spec("great_expectations")
     package = Path(next(iter(spec.submodule_search_locations or [])))
     images = package / "render" / "view" / "static" / "images"
     for name in GX_IMAGES:
-        if not (static / name).exists():
-            shutil.copyfile(images / name, static / name)
+        copied = static / name
+        if not copied.is_file() or copied.stat().st_size != (images / name).stat().st_size:
+            _copy_atomically(images / name, copied)
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    # A copy cut short (a full disk) is never left under the target's name, where a later
+    # run would take it for a good one.
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, staging)
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:
     # A reader (a browser, a copy to a web server) never sees a half-written page.
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_text(text, encoding="utf-8")
-    os.replace(staging, path)
+    try:
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -150,3 +151,44 @@ def test_gx_renders_the_runs_page_with_its_run_id_and_expectations(tmp_path):
         for url in re.findall(r"(?:src|href)=\"([^\"]+)\"", html)
         if "://" in url and "greatexpectations.io" not in url
     ] == []
+
+
+def test_a_full_disk_leaves_no_part_file_and_the_next_run_repairs_the_site(
+    tmp_path, rendered, monkeypatch
+):
+    import errno
+    import shutil
+
+    site = tmp_path / "data_docs"
+    copy = shutil.copyfile
+
+    def copy_cut_short(source, target):
+        # As on a full disk: part of the file is written, then ENOSPC.
+        Path(target).write_bytes(Path(source).read_bytes()[:100])
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(data_docs.shutil, "copyfile", copy_cut_short)
+    with pytest.raises(OSError, match="No space left"):
+        _add(site, tmp_path, "run-1")
+
+    # Nothing cut short stays under a name a later run would trust.
+    assert sorted(path.name for path in (site / "static").iterdir()) == []
+    assert [path.name for path in site.rglob(".*.tmp")] == []
+
+    monkeypatch.setattr(data_docs.shutil, "copyfile", copy)
+    _add(site, tmp_path, "run-2")
+
+    spec = importlib.util.find_spec("great_expectations")
+    images = Path(next(iter(spec.submodule_search_locations))) / "render/view/static/images"
+    for name in data_docs.GX_IMAGES:
+        assert (site / "static" / name).read_bytes() == (images / name).read_bytes()
+
+
+def test_a_logo_cut_short_by_an_older_version_is_copied_again(tmp_path, rendered):
+    site = tmp_path / "data_docs"
+    (site / "static").mkdir(parents=True)
+    (site / "static" / "logo-long.png").write_bytes(b"\x89PNG cut short")
+
+    _add(site, tmp_path, "run-1")
+
+    assert (site / "static" / "logo-long.png").stat().st_size > 100

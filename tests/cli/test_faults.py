@@ -77,12 +77,16 @@ def test_a_full_disk_fails_cleanly_and_keeps_latest(prefect_harness, dataset, ca
     status, good, _ = _run(config, capsys, monkeypatch)
     assert status == 0
 
-    status, _, err = _run(config, capsys, monkeypatch, "report:enospc")
+    # The Data Docs site fails first (a warning: the run goes on), then the report step.
+    status, _, err = _run(config, capsys, monkeypatch, "data-docs:enospc,report:enospc")
 
     assert status == 1
     last = err.strip().splitlines()[-1]
     assert "step 'report' failed: no space left on device" in last
     assert "`latest` is unchanged" in last
+    assert "Data Docs of t not updated: [Errno 28] No space left on device" in err
+    assert "Traceback" not in err
+    assert err.count("No space left on device (injected at report)") == 1, err
     dataset_dir = dataset / "out" / "t"
     assert sorted(p.name for p in dataset_dir.iterdir()) == sorted(
         [Path(good).name, "latest", "data_docs"]
