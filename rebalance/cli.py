@@ -21,15 +21,21 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from rebalance.config import RunConfig, load_config
-from rebalance.deployments import serve_deployments
-from rebalance.embedded_server import EmbeddedServer
-from rebalance.errors import STEP_NOTE, RebalanceError
-from tasks.core.classes import imbalance_ratio
-from tasks.registry import modality_for
-from tasks.run.listing import list_runs, render_runs
-from tasks.run.rerun import input_fingerprint, reusable_run
-from tasks.run.rollback import roll_back
+# A Ctrl-C in the second these imports take (pydantic, polars) is an interrupt like any other:
+# one line, not a traceback from deep inside a library.
+try:
+    from rebalance.config import RunConfig, load_config
+    from rebalance.deployments import serve_deployments
+    from rebalance.embedded_server import EmbeddedServer
+    from rebalance.errors import STEP_NOTE, RebalanceError
+    from tasks.core.classes import imbalance_ratio
+    from tasks.registry import modality_for
+    from tasks.run.listing import list_runs, render_runs
+    from tasks.run.rerun import input_fingerprint, reusable_run
+    from tasks.run.rollback import roll_back
+except KeyboardInterrupt:
+    print("rebalance: interrupted while starting; nothing was written", file=sys.stderr)
+    sys.exit(1)
 
 # Task runs reach Prefect's database asynchronously; wait this long for them at exit.
 RECORD_TIMEOUT_SECONDS = 60.0

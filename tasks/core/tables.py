@@ -4,6 +4,7 @@ selected from them. Tables, text files and image path tables are all read here.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from rebalance.errors import DataError
-from tasks.core.columns import Columns
+from tasks.core.columns import SYNTHETIC, Columns
 
 READERS = {
     ".csv": "csv",
@@ -35,6 +36,7 @@ def read_table(path: Path, /, *, separator: str | None = None) -> pl.DataFrame:
             split by another separator than expected, or has no rows.
     """
     kind = source_kind(path)
+    check_column_names(path, kind=kind, separator=separator)
     try:
         frame = _read(path, kind, separator)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
@@ -57,6 +59,7 @@ def scan_table(path: Path, /, *, separator: str | None = None) -> pl.LazyFrame:
             separator than expected.
     """
     kind = source_kind(path)
+    check_column_names(path, kind=kind, separator=separator)
     try:
         frame = _scan(path, kind, separator)
         names = frame.collect_schema().names()
@@ -113,6 +116,67 @@ def _check_separator(path: Path, header: str, separator: str | None) -> None:
                 f"separated by {candidate!r}; set `separator: {candidate!r}` in the config"
             )
             raise DataError(msg)
+
+
+def check_column_names(path: Path, /, *, kind: str, separator: str | None = None) -> None:
+    """Refuse a header that names a column twice, or two names that differ only by spaces.
+
+    polars renames a CSV's second `x1` to `x1_duplicated_0`, refuses one in Parquet, and
+    panics on one in Arrow IPC; none of which says which column a config's `x1` means. So
+    the header is read as written (CSV) or from the file's Arrow schema, before polars.
+    JSON lines are not checked: a repeated key within a line is a JSON question, and every
+    line's keys become the columns.
+
+    Raises:
+        DataError: naming the file, the columns and the fix.
+    """
+    names = _header_as_written(path, kind, separator)
+    if not names:
+        return
+    counts = Counter(names)
+    repeated = [name for name, count in counts.items() if count > 1]
+    if repeated:
+        shown = ", ".join(f"{counts[name]} columns named '{name}'" for name in repeated[:10])
+        msg = f"source {path} has {shown}; give each column its own name in the file's header"
+        raise DataError(msg)
+    by_stripped: dict[str, list[str]] = {}
+    for name in names:
+        by_stripped.setdefault(name.strip(), []).append(name)
+    clashing = [group for group in by_stripped.values() if len(group) > 1]
+    if clashing:
+        shown = "; ".join(" and ".join(repr(name) for name in group) for group in clashing[:5])
+        msg = (
+            f"source {path} has columns whose names differ only by spaces ({shown}); rename "
+            "them in the file's header so a config names one column"
+        )
+        raise DataError(msg)
+
+
+def _header_as_written(path: Path, kind: str, separator: str | None) -> list[str] | None:
+    """The column names in the file, repeats kept; None where they cannot be read (yet)."""
+    try:
+        if kind == "csv":
+            first = pl.read_csv(
+                path,
+                separator=_csv_separator(path, separator),
+                has_header=False,
+                n_rows=1,
+                infer_schema=False,
+            )
+            return [value or "" for value in first.row(0)] if first.height else None
+        import pyarrow.ipc
+        import pyarrow.parquet
+
+        if kind == "parquet":
+            return list(pyarrow.parquet.read_schema(path).names)
+        if kind == "ipc":
+            try:
+                return list(pyarrow.ipc.open_file(path).schema.names)
+            except pyarrow.ArrowInvalid:  # the streaming format (`.arrow` written as a stream)
+                return list(pyarrow.ipc.open_stream(path).schema.names)
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None  # unreadable: the reader that follows says why, in its words
+    return None
 
 
 # A long inference window so a column whose first rows look like ints but later rows hold
@@ -194,6 +258,13 @@ def select_columns(
         group_column=group_column,
         categorical=tuple(dict.fromkeys(categorical)),
     )
+    if SYNTHETIC in columns.kept:
+        # The run adds its own `is_synthetic` to train.parquet: the file's would be overwritten.
+        msg = (
+            f"source {source} has a column named '{SYNTHETIC}', the column a run adds to mark "
+            "the rows rebalancing made; rename it in the file"
+        )
+        raise DataError(msg)
     frame = frame.select(columns.kept)
     dtype = schema[label]
     if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
@@ -251,6 +322,7 @@ def source_columns(path: Path, /, *, separator: str | None = None) -> list[str] 
     kind = READERS.get(path.suffix.lower())
     if kind in (None, "ndjson") or not path.is_file() or path.stat().st_size == 0:
         return None
+    check_column_names(path, kind=kind, separator=separator)
     try:
         if kind == "csv":
             separator_used = _csv_separator(path, separator)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rebalance.config.transforms import check_augmentations
+from rebalance.config.yaml_reader import YamlLimitError, read_yaml
 from rebalance.errors import ConfigError
 
 # Scale, crop/pad, rotate, flip and color jitter, in moderate ranges (what image classifiers
@@ -104,7 +105,16 @@ def _load_saved(path: Path):
         msg = f"rebalance.augmentations file not found: {path} (relative to the config's folder)"
         raise ConfigError(msg)
     try:
-        loaded = A.load(str(path), data_format=kind)
+        if kind == "yaml":
+            # Read by us, not by A.load: an alias bomb must be refused before albumentations
+            # validates (and so expands) the parameters it holds.
+            data = read_yaml(path.read_text(encoding="utf-8"), origin=f"{path}")
+            loaded = A.from_dict(data)
+        else:
+            loaded = A.load(str(path), data_format=kind)
+    except YamlLimitError as exc:
+        msg = f"rebalance.augmentations file {exc}"
+        raise ConfigError(msg) from None
     except Exception as exc:  # albumentations raises many kinds for a malformed file
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         msg = (
