@@ -179,6 +179,78 @@ def _header_as_written(path: Path, kind: str, separator: str | None) -> list[str
     return None
 
 
+def check_json_types(path: Path, /, columns: Sequence[str]) -> None:
+    """Refuse a JSON lines column whose values are of more than one JSON type.
+
+    `columns` are those polars read as strings: a mix of types is read as strings, and a
+    column of numbers or booleans has one type.
+
+    polars reads `1`, `"1"` and `true` in one column as the strings "1", "1" and "true": two
+    classes (or ids, or a numeric feature) silently merged into one. pyarrow's JSON reader,
+    told the columns are strings, stops at the first value that is not one (fast, in C++); only
+    then is the file read line by line to name the values. Other sources have one type per
+    column by construction. Nulls mix with any type.
+
+    Raises:
+        DataError: naming the column, example values with their JSON types, and the fix.
+    """
+    if READERS.get(path.suffix.lower()) != "ndjson" or not columns:
+        return
+    import pyarrow as pa
+    import pyarrow.json
+
+    wanted = list(dict.fromkeys(columns))
+    options = pyarrow.json.ParseOptions(
+        explicit_schema=pa.schema([(name, pa.string()) for name in wanted]),
+        unexpected_field_behavior="ignore",
+    )
+    try:
+        pyarrow.json.read_json(path, parse_options=options)
+    except (pa.ArrowInvalid, OSError):
+        pass  # a value of another type, or a line pyarrow cannot read: look line by line
+    else:
+        return
+    seen = _json_types_by_column(path, wanted)
+    for name in wanted:
+        kinds = seen.get(name, {})
+        if len(kinds) > 1:
+            shown = ", ".join(
+                f"{example} ({kind})" for kind, examples in kinds.items() for example in examples
+            )
+            msg = (
+                f"column '{name}' in {path} holds values of different JSON types ({shown}), "
+                "which would all be read as strings and merged; make them one type in the "
+                'file (e.g. all strings: "1")'
+            )
+            raise DataError(msg)
+
+
+def _json_types_by_column(path: Path, columns: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Up to three distinct example values (as JSON) per column and JSON type."""
+    import json
+
+    names = {bool: "boolean", int: "number", float: "number", str: "string"}
+    names |= {dict: "object", list: "array"}
+    seen: dict[str, dict[str, list[str]]] = {name: {} for name in columns}
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                continue  # the reader says which line is not JSON
+            if not isinstance(record, dict):
+                continue
+            for name in columns:
+                value = record.get(name)
+                if value is None:
+                    continue
+                examples = seen[name].setdefault(names[type(value)], [])
+                shown = json.dumps(value, ensure_ascii=False)[:40]
+                if len(examples) < 3 and shown not in examples:
+                    examples.append(shown)
+    return seen
+
+
 # A long inference window so a column whose first rows look like ints but later rows hold
 # floats is read as float instead of failing halfway through.
 _INFER_ROWS = 100_000

@@ -18,7 +18,7 @@ import polars as pl
 
 from rebalance.errors import DataError
 from tasks.core.files import file_sha256
-from tasks.core.tables import read_table, select_columns
+from tasks.core.tables import check_json_types, read_table, select_columns
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 TABLE_EXTENSIONS = (".csv", ".parquet", ".pq")
@@ -137,6 +137,9 @@ def _read_path_table(source: Path, *, label: str, path_column: str) -> pl.DataFr
             f"{', '.join(frame.columns)}. Set `path_column` in the config"
         )
         raise DataError(msg)
+    check_json_types(
+        source, [name for name in (label, path_column) if frame[name].dtype == pl.String]
+    )
     if frame.schema[path_column] != pl.String:
         msg = f"path column '{path_column}' in {source} must hold file paths (text)"
         raise DataError(msg)

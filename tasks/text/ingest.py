@@ -15,7 +15,13 @@ import polars as pl
 
 from rebalance.errors import DataError
 from tasks.core.columns import Columns
-from tasks.core.tables import READERS, read_table, select_columns
+from tasks.core.tables import (
+    READERS,
+    check_json_types,
+    missing_column,
+    read_table,
+    select_columns,
+)
 from validations.text import PROBLEM
 
 ROW_ID = "row_id"
@@ -43,6 +49,16 @@ def read_texts(
         if text_column in frame.columns:
             frame = _strings(frame, text_column)
     rows_read = frame.height
+    # Checked here, against the file's own columns: select_columns below also sees the columns
+    # this module adds (the problem mark, `row_id`), which the user never wrote.
+    own = [name for name in frame.columns if name != PROBLEM]
+    for key, name in (("text_column", text_column), ("label", label), ("id_column", id_column)):
+        if name is not None and name not in own:
+            raise missing_column(name, key, own, path)
+    # The text column's own non-strings are bad texts (`bad_text_policy`), not a type mix.
+    check_json_types(
+        path, [name for name in (label, id_column) if name and frame.schema[name] == pl.String]
+    )
     if PROBLEM not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(PROBLEM))
     if id_column is None:
