@@ -39,6 +39,8 @@ except KeyboardInterrupt:
 
 # Task runs reach Prefect's database asynchronously; wait this long for them at exit.
 RECORD_TIMEOUT_SECONDS = 60.0
+# The most to wait for Prefect's queued logs and events before the embedded server stops.
+DRAIN_TIMEOUT_SECONDS = 10.0
 
 
 def entrypoint() -> None:
@@ -128,8 +130,22 @@ def run(config: RunConfig, /, *, debug: bool = False, force: bool = False) -> st
                 logging.getLogger("rebalance").warning("%s", exc)
     finally:
         if server is not None:
+            _drain_prefect_workers()
             server.stop()
     return state.result(raise_on_failure=True)
+
+
+def _drain_prefect_workers() -> None:
+    """Send the logs and events Prefect still queues while the embedded server is up.
+
+    Prefect sends them at interpreter exit otherwise: after an interrupt (whose crash logs are
+    still queued) that exit waited a minute and more on the stopped server's address.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=DRAIN_TIMEOUT_SECONDS)
 
 
 def _preload(config: RunConfig) -> None:
