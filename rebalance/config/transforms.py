@@ -62,3 +62,59 @@ def _check_item(item: str | Mapping[str, Any], where: str) -> None:
             f"its parameters are {', '.join(accepted)}"
         )
         raise ValueError(msg)
+
+
+def describe_parameter_errors(transform: str, exc: BaseException, /) -> str | None:
+    """One clause per refused parameter of `transform`, from the pydantic error behind `exc`.
+
+    albumentations checks its parameters with a pydantic `InitSchema` and re-raises the
+    failure as a ValueError holding pydantic's multi-line report (a URL on every other
+    line); the structured errors are on the exception's cause. None when `exc` is not
+    such a failure (the caller shows its message instead).
+
+    Example: `Affine parameter 'p' must be less than or equal to 1, not 2`.
+    """
+    errors = _pydantic_errors(exc)
+    if not errors:
+        return None
+    by_parameter: dict[str, list[dict[str, Any]]] = {}
+    for error in errors:
+        parameter = str(error["loc"][0]) if error.get("loc") else ""
+        by_parameter.setdefault(parameter, []).append(error)
+    clauses = []
+    for parameter, found in by_parameter.items():
+        subject = f"{transform} parameter '{parameter}'" if parameter else transform
+        value = found[0].get("input")
+        allowed = [_allowed(error["msg"]) for error in found]
+        if all(item is not None for item in allowed):
+            either = " or ".join(dict.fromkeys(item for item in allowed if item))
+            clauses.append(f"{subject} must be {either}, not {value!r}")
+        else:
+            reasons = "; ".join(
+                dict.fromkeys(error["msg"].removeprefix("Value error, ") for error in found)
+            )
+            shown = f" = {value!r}" if parameter else ""
+            clauses.append(f"{subject}{shown}: {reasons.rstrip('.')}")
+    return "; ".join(clauses)
+
+
+def _pydantic_errors(exc: BaseException) -> list[dict[str, Any]]:
+    seen: BaseException | None = exc
+    for _ in range(3):  # the error itself, or its cause (albumentations' `raise ... from`)
+        if seen is None:
+            return []
+        errors = getattr(seen, "errors", None)
+        if callable(errors):
+            try:
+                return list(errors(include_url=False))
+            except TypeError:
+                return []
+        seen = seen.__cause__ or seen.__context__
+    return []
+
+
+def _allowed(message: str) -> str | None:
+    """`Input should be a valid number, unable to parse ...` → `a valid number`."""
+    if not message.startswith("Input should be "):
+        return None
+    return message.removeprefix("Input should be ").split(", unable to")[0]

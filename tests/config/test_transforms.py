@@ -1,8 +1,12 @@
 """Augmentation names and parameter names are checked when the config loads."""
 
+from typing import Literal
+
+import pydantic
 import pytest
 
 from rebalance.config import parse_config
+from rebalance.config.transforms import describe_parameter_errors
 from rebalance.config.vocabulary import TRANSFORM_PARAMS
 from rebalance.errors import ConfigError
 
@@ -53,3 +57,47 @@ def test_the_vocabulary_names_every_albumentations_transform_and_its_parameters(
     for name, cls in transforms.items():
         accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
         assert set(TRANSFORM_PARAMS[name]) == accepted, name
+
+
+class _Schema(pydantic.BaseModel):
+    p: float = pydantic.Field(0.5, ge=0, le=1)
+    mode: Literal[0, 1] = 0
+    limit: tuple[float, float] | float = 0
+
+    @pydantic.field_validator("limit")
+    @classmethod
+    def _positive(cls, value):
+        if isinstance(value, float) and value < 0:
+            msg = "limit must be non negative."
+            raise ValueError(msg)
+        return value
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"p": 1.5}, "Flip parameter 'p' must be less than or equal to 1, not 1.5"),
+        ({"mode": 3}, "Flip parameter 'mode' must be 0 or 1, not 3"),
+        ({"limit": "x"}, "Flip parameter 'limit' must be a valid tuple or a valid number, not 'x'"),
+        ({"limit": -2.0}, "Flip parameter 'limit' = -2.0: limit must be non negative"),
+        (
+            {"p": -1, "mode": 2},
+            "Flip parameter 'p' must be greater than or equal to 0, not -1; "
+            "Flip parameter 'mode' must be 0 or 1, not 2",
+        ),
+    ],
+)
+def test_a_libraries_pydantic_refusal_becomes_one_clause_per_parameter(params, expected):
+    try:
+        _Schema(**params)
+    except pydantic.ValidationError as exc:
+        # As albumentations re-raises it: a ValueError of pydantic's report, caused by it.
+        wrapped = ValueError(str(exc))
+        wrapped.__cause__ = exc
+        described = describe_parameter_errors("Flip", wrapped)
+
+    assert described == expected
+
+
+def test_an_error_that_is_not_pydantics_is_left_to_the_caller():
+    assert describe_parameter_errors("Flip", ValueError("x must be odd")) is None
