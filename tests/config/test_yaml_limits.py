@@ -119,3 +119,10 @@ def test_an_alias_bomb_in_a_saved_augmentations_file_is_refused(tmp_path):
         build_pipeline(path, seed=0)
 
     assert time.monotonic() - started < 5
+
+
+def test_a_set_value_that_is_not_yaml_is_one_line_naming_it(config_path):
+    with pytest.raises(
+        ConfigError, match=r"^--set 'split\.seed=\[1' is not a YAML value .*quote it"
+    ):
+        load_config(config_path, overrides=["split.seed=[1"])
