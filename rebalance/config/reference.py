@@ -53,6 +53,9 @@ descriptions.
 - `rebalance run` and `rebalance validate` take `--set key.path=value` (repeatable) to override
   any key below; the value is parsed as YAML: `--set split.seed=7`,
   `--set 'features=[a, b]'`, `--set 'rebalance.params={k_neighbors: 3}'`.
+- YAML anchors, aliases and `<<: *defaults` merges work, up to 100,000 values once the
+  aliases are expanded: a file (or `--set` value, prefect.yaml, saved augmentations file)
+  past that, or with an alias inside its own anchor, is refused in one line naming the key.
 
 Keys are dotted paths into the YAML file: `split.seed` is `seed` under `split:`. A default of
 `null` means the key may be left out or empty; the description says what happens then.
