@@ -162,6 +162,7 @@ def _header_as_written(path: Path, kind: str, separator: str | None) -> list[str
                 has_header=False,
                 n_rows=1,
                 infer_schema=False,
+                encoding="utf8-lossy",  # bad bytes elsewhere are the reader's to name
             )
             return [value or "" for value in first.row(0)] if first.height else None
         import pyarrow.ipc

@@ -17,6 +17,7 @@ from rebalance.errors import DataError
 from tasks.core.columns import Columns
 from tasks.core.tables import (
     READERS,
+    check_column_names,
     check_json_types,
     missing_column,
     read_table,
@@ -101,6 +102,7 @@ def _read_csv(path: Path, text_column: str) -> pl.DataFrame:
         return frame
     # Invalid UTF-8 somewhere: read with replacement characters, then mark the rows whose
     # strings hold one (a genuine U+FFFD in such a file is marked too: it cannot be told apart).
+    check_column_names(path, kind="csv")  # as read_table does: no silent `x_duplicated_0`
     try:
         frame = pl.read_csv(path, encoding="utf8-lossy", infer_schema_length=100_000)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:

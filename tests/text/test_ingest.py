@@ -237,3 +237,12 @@ def test_repeated_ids_are_an_error_naming_the_column(tmp_path):
             source=path,
             output_dir=tmp_path / "validation",
         )
+
+
+@pytest.mark.parametrize("body", [b"caf\xc3\xa9", b"caf\xe9"])  # UTF-8, and not (lossy read)
+def test_a_text_column_named_twice_is_refused_whatever_the_encoding(tmp_path, body):
+    path = tmp_path / "texts.csv"
+    path.write_bytes(b"text,text,label\n" + body + b",b,x\n")
+
+    with pytest.raises(DataError, match=r"has 2 columns named 'text'; give each column its own"):
+        read_texts(path, text_column="text", label="label", id_column=None)
