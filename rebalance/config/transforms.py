@@ -1,18 +1,20 @@
 """albumentations' vocabulary for the config: transform names and their parameters.
 
 Checked against `vocabulary.py` (read from albumentations, kept in sync by a test) rather than
-by importing albumentations, which takes seconds. Parameter values are albumentations' own
-to check: the `check-config` step builds the pipeline before any data is read.
+by importing albumentations, which takes seconds: names, and the values its `InitSchema`
+bounds (a number's range, a `Literal`'s options). The rest of a value is albumentations' own to
+check: the `check-config` step builds the pipeline before any data is read.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rebalance.config.vocabulary import TRANSFORM_PARAMS
+from rebalance.config.vocabulary import TRANSFORM_PARAMS, TRANSFORM_VALUES
 
 TRANSFORM_NAMES = tuple(TRANSFORM_PARAMS)
 PIPELINE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -62,6 +64,40 @@ def _check_item(item: str | Mapping[str, Any], where: str) -> None:
             f"its parameters are {', '.join(accepted)}"
         )
         raise ValueError(msg)
+    for param, value in params.items():
+        constraint = TRANSFORM_VALUES.get(name, {}).get(param)
+        problem = _refused(value, constraint) if constraint else None
+        if problem:
+            msg = f"{where}: {name} parameter '{param}' must be {problem}, not {value!r}"
+            raise ValueError(msg)
+
+
+def _refused(value: Any, constraint: tuple[Any, ...]) -> str | None:
+    """What `value` should be, in pydantic's words, when albumentations would refuse it.
+
+    Only plain numbers and strings are judged here: pydantic also coerces other values
+    ("0.5", True), which albumentations then judges itself when the pipeline is built.
+    """
+    if isinstance(value, bool):
+        return None
+    if constraint[0] == "options":
+        options = constraint[1]
+        if not any(type(value) is type(option) for option in options) or value in options:
+            return None
+        shown = [repr(option) if isinstance(option, str) else str(option) for option in options]
+        return f"{', '.join(shown[:-1])} or {shown[-1]}" if len(shown) > 1 else shown[0]
+    if not isinstance(value, int | float) or math.isnan(value):
+        return None
+    ge, gt, le, lt = constraint[1:]
+    for bound, broken, words in (
+        (ge, lambda b: value < b, "greater than or equal to"),
+        (gt, lambda b: value <= b, "greater than"),
+        (le, lambda b: value > b, "less than or equal to"),
+        (lt, lambda b: value >= b, "less than"),
+    ):
+        if bound is not None and broken(bound):
+            return f"{words} {bound}"
+    return None
 
 
 def describe_parameter_errors(transform: str, exc: BaseException, /) -> str | None:

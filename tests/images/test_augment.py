@@ -61,9 +61,10 @@ def test_pipeline_from_names_and_their_own_params():
             r"valid number, not 'x'; see Rotate in the albumentations docs$",
         ),
         (
-            ["HorizontalFlip", {"Affine": {"p": 2, "border_mode": 99}}],
-            r"^rebalance\.augmentations\[1\]: Affine parameter 'p' must be less than or equal to "
-            r"1, not 2; Affine parameter 'border_mode' must be 0, 1, 2, 3 or 4, not 99; see",
+            # Values the config's bounds leave to albumentations: one clause per parameter.
+            ["HorizontalFlip", {"Affine": {"rotate": "x", "shear": "y"}}],
+            r"^rebalance\.augmentations\[1\]: Affine parameter 'rotate' must be .*, not 'x'; "
+            r"Affine parameter 'shear' must be .*, not 'y'; see Affine in the albumentations docs$",
         ),
         (
             [{"ColorJitter": {"brightness": -1}}],
