@@ -100,6 +100,15 @@ def test_anchors_and_merge_keys_in_a_normal_config_keep_working(config_path):
     assert config.rebalance.params == {"k_neighbors": 3}
 
 
+def test_a_defaults_merge_reads_as_pyyaml_reads_it():
+    text = "defaults: &defaults {k: 1, m: 2}\nrun:\n  <<: *defaults\n  m: 3\n"
+
+    assert read_yaml(text, origin="doc.yaml") == {
+        "defaults": {"k": 1, "m": 2},
+        "run": {"k": 1, "m": 3},
+    }
+
+
 def test_an_alias_bomb_in_prefect_yaml_is_refused(tmp_path):
     path = tmp_path / "prefect.yaml"
     path.write_text("definitions:\n" + _bomb(8, indent="  ") + "deployments: [{name: x}]\n")
