@@ -206,7 +206,9 @@ def check_json_types(path: Path, /, columns: Sequence[str]) -> None:
         unexpected_field_behavior="ignore",
     )
     try:
-        pyarrow.json.read_json(path, parse_options=options)
+        # Batch by batch, so a streamed source is not held in memory to be checked.
+        for _ in pyarrow.json.open_json(path, parse_options=options):
+            pass
     except (pa.ArrowInvalid, OSError):
         pass  # a value of another type, or a line pyarrow cannot read: look line by line
     else:
