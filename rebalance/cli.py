@@ -22,21 +22,29 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from rebalance.config import RunConfig, load_config
-from rebalance.deployments import serve_deployments
-from rebalance.embedded_server import EmbeddedServer
-from rebalance.errors import STEP_NOTE, RebalanceError
-from rebalance.terminal import quiet_terminal
-from tasks.core.classes import imbalance_ratio
-from tasks.core.files import OS_ERROR_FIXES, os_error_reason
-from tasks.registry import modality_for
-from tasks.run.listing import list_runs, render_runs, trial_runs
-from tasks.run.preflight import preflight
-from tasks.run.rerun import input_fingerprint, reusable_run
-from tasks.run.rollback import roll_back
+# A Ctrl-C in the second these imports take (pydantic, polars) is an interrupt like any other:
+# one line, not a traceback from deep inside a library.
+try:
+    from rebalance.config import RunConfig, load_config
+    from rebalance.deployments import serve_deployments
+    from rebalance.embedded_server import EmbeddedServer
+    from rebalance.errors import STEP_NOTE, RebalanceError
+    from rebalance.terminal import quiet_terminal
+    from tasks.core.classes import imbalance_ratio
+    from tasks.core.files import OS_ERROR_FIXES, os_error_reason
+    from tasks.registry import modality_for
+    from tasks.run.listing import list_runs, render_runs, trial_runs
+    from tasks.run.preflight import preflight
+    from tasks.run.rerun import input_fingerprint, reusable_run
+    from tasks.run.rollback import roll_back
+except KeyboardInterrupt:
+    print("rebalance: interrupted while starting; nothing was written", file=sys.stderr)
+    sys.exit(1)
 
 # Task runs reach Prefect's database asynchronously; wait this long for them at exit.
 RECORD_TIMEOUT_SECONDS = 60.0
+# The most to wait for Prefect's queued logs and events before the embedded server stops.
+DRAIN_TIMEOUT_SECONDS = 10.0
 
 
 def entrypoint() -> None:
@@ -142,6 +150,7 @@ def run(
                 logging.getLogger("rebalance").warning("%s", exc)
     finally:
         if server is not None:
+            _drain_prefect_workers()
             _note_server_log(server.stop())
     return state.result(raise_on_failure=True)
 
@@ -154,6 +163,19 @@ def _note_server_log(log: Path | None) -> None:
             f"in flight does that) to {log}",
             file=sys.stderr,
         )
+
+
+def _drain_prefect_workers() -> None:
+    """Send the logs and events Prefect still queues while the embedded server is up.
+
+    Prefect sends them at interpreter exit otherwise: after an interrupt (whose crash logs are
+    still queued) that exit waited a minute and more on the stopped server's address.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=DRAIN_TIMEOUT_SECONDS)
 
 
 def _preload(config: RunConfig) -> None:

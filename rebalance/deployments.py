@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from rebalance.config import load_config
+from rebalance.config.yaml_reader import YamlLimitError, read_yaml
 from rebalance.errors import ConfigError
 
 PREFECT_FILE = Path("deployments/prefect.yaml")
@@ -50,10 +51,16 @@ def _portable(config: dict[str, Any], base: Path) -> dict[str, Any]:
 def read_prefect_file(path: Path | str = PREFECT_FILE, /) -> dict[str, Any]:
     """prefect.yaml as a mapping, its YAML anchors resolved."""
     try:
-        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        spec = read_yaml(Path(path).read_text(encoding="utf-8"), origin=str(path))
     except FileNotFoundError:
         msg = f"{path} not found; run from the project root or pass --prefect-file"
         raise ConfigError(msg) from None
+    except yaml.YAMLError as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        msg = f"{path} is not valid YAML ({first_line}); fix the syntax"
+        raise ConfigError(msg) from None
+    except YamlLimitError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(spec, dict) or not spec.get("deployments"):
         msg = f"{path} declares no deployments; see deployments/prefect.yaml in the project"
         raise ConfigError(msg)

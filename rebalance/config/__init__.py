@@ -33,6 +33,7 @@ from rebalance.config.tabular import (
     TabularConfig,
 )
 from rebalance.config.text import TextConfig, TextRebalanceConfig, TextValidationConfig
+from rebalance.config.yaml_reader import YamlLimitError, read_yaml
 from rebalance.errors import ConfigError
 
 __all__ = [
@@ -92,7 +93,7 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path.read_text(encoding="utf-8"), origin=str(path))
     except FileNotFoundError:
         msg = f"config file not found: {path}; pass the path of a YAML config"
         raise ConfigError(msg) from None
@@ -100,6 +101,8 @@ def load_config(path: Path | str, /, *, overrides: list[str] | tuple[str, ...] =
         first_line = str(exc).strip().splitlines()[0]
         msg = f"{path} is not valid YAML ({first_line}); fix the syntax"
         raise ConfigError(msg) from None
+    except YamlLimitError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(raw, dict):
         msg = f"{path} must hold a mapping of keys (name, source, label, ...)"
         raise ConfigError(msg)
@@ -170,4 +173,11 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
             raise ConfigError(msg)
         node = child
     # YAML parsing gives `--set split.seed=7` an int and `--set features=[a, b]` a list.
-    node[leaf] = yaml.safe_load(text) if text.strip() else None
+    try:
+        node[leaf] = read_yaml(text, origin=f"--set {key_path.strip()}") if text.strip() else None
+    except yaml.YAMLError as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        msg = f"--set {override!r} is not a YAML value ({first_line}); quote it or fix it"
+        raise ConfigError(msg) from None
+    except YamlLimitError as exc:
+        raise ConfigError(str(exc)) from None

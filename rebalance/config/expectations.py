@@ -233,6 +233,9 @@ def read_suite(path: Path, /) -> list[ExpectationEntry]:
     except (OSError, ValueError) as exc:
         msg = f"expectation suite {path} is not readable JSON ({exc}); fix the file"
         raise ValueError(msg) from None
+    except RecursionError:  # JSON has no aliases to bomb with, but it can nest without end
+        msg = f"expectation suite {path} nests lists or objects too deeply to read; flatten it"
+        raise ValueError(msg) from None
     if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
         msg = (
             f"expectation suite {path} has no 'expectations' list; write it with GX's "

@@ -19,6 +19,7 @@ import importlib
 import importlib.metadata
 import inspect
 import numbers
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,46 @@ def transform_tables() -> dict[str, tuple[str, ...]]:
     return tables
 
 
+def transform_value_tables() -> dict[str, dict[str, tuple[Any, ...]]]:
+    """{transform: {parameter: constraint}} where albumentations' `InitSchema` declares a
+    plain number with bounds, `("interval", ge, gt, le, lt)`, or a `Literal` of numbers or
+    strings, `("options", values)`. Other values (ranges, tuples, validators' own rules) are
+    albumentations' to check when the pipeline is built."""
+    import albumentations as A
+
+    tables = {}
+    for name, accepted in transform_tables().items():
+        schema = getattr(getattr(A, name), "InitSchema", None)
+        fields = getattr(schema, "model_fields", {})
+        found = {
+            param: constraint
+            for param, field in fields.items()
+            if param in accepted and (constraint := _value_constraint(field)) is not None
+        }
+        if found:
+            tables[name] = found
+    return tables
+
+
+def _value_constraint(field: Any) -> tuple[Any, ...] | None:
+    annotation = field.annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        values = typing.get_args(annotation)
+        plain = all(isinstance(v, int | str) and not isinstance(v, bool) for v in values)
+        return ("options", values) if plain else None
+    if annotation not in (int, float):
+        return None
+    bounds = {
+        key: getattr(item, key)
+        for item in field.metadata
+        for key in ("ge", "gt", "le", "lt")
+        if getattr(item, key, None) is not None
+    }
+    if not bounds:
+        return None
+    return ("interval", *(bounds.get(key) for key in ("ge", "gt", "le", "lt")))
+
+
 def render() -> str:
     """The text of vocabulary.py for the installed libraries."""
     versions = ", ".join(
@@ -127,6 +168,16 @@ def render() -> str:
         lines.append("    },")
     lines += ["}", "", "# Each transform's parameters.", "TRANSFORM_PARAMS = {"]
     lines += [f"    {name!r}: {params!r}," for name, params in transform_tables().items()]
+    lines += ["}", ""]
+    lines += [
+        "# The parameter values albumentations' InitSchema bounds: (interval, ge, gt, le, lt) or",
+        "# (options, values).",
+        "TRANSFORM_VALUES = {",
+    ]
+    for name, params in transform_value_tables().items():
+        lines.append(f"    {name!r}: {{")
+        lines += [f"        {param!r}: {constraint!r}," for param, constraint in params.items()]
+        lines.append("    },")
     lines += ["}", ""]
     return "\n".join(lines)
 

@@ -49,10 +49,14 @@ descriptions.
   resolve against the config file's folder, so a config works from any working directory.
 - A bad config is refused when it loads, before Prefect starts: unknown sampler or
   augmentation names (with the closest names), sampler parameters imbalanced-learn would
-  reject, negative seeds, a column a CSV or Parquet source does not have.
+  reject, augmentation parameter values outside the bounds albumentations declares (`p`, a
+  `border_mode`), negative seeds, a column a CSV or Parquet source does not have.
 - `rebalance run` and `rebalance validate` take `--set key.path=value` (repeatable) to override
   any key below; the value is parsed as YAML: `--set split.seed=7`,
   `--set 'features=[a, b]'`, `--set 'rebalance.params={k_neighbors: 3}'`.
+- YAML anchors, aliases and `<<: *defaults` merges work, up to 100,000 values once the
+  aliases are expanded: a file (or `--set` value, prefect.yaml, saved augmentations file)
+  past that, or with an alias inside its own anchor, is refused in one line naming the key.
 
 Keys are dotted paths into the YAML file: `split.seed` is `seed` under `split:`. A default of
 `null` means the key may be left out or empty; the description says what happens then.

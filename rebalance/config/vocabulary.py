@@ -568,3 +568,528 @@ TRANSFORM_PARAMS = {
     'XYMasking': ('fill', 'fill_mask', 'mask_x_length', 'mask_y_length', 'num_masks_x', 'num_masks_y', 'p'),
     'ZoomBlur': ('max_factor', 'p', 'step_factor'),
 }
+
+# The parameter values albumentations' InitSchema bounds: (interval, ge, gt, le, lt) or
+# (options, values).
+TRANSFORM_VALUES = {
+    'AdditiveNoise': {
+        'p': ('interval', 0, None, 1, None),
+        'noise_type': ('options', ('uniform', 'gaussian', 'laplace', 'beta')),
+        'spatial_mode': ('options', ('constant', 'per_pixel', 'shared')),
+        'approximation': ('interval', 0.0, None, 1.0, None),
+    },
+    'AdvancedBlur': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Affine': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'rotate_method': ('options', ('largest_box', 'ellipse')),
+    },
+    'AtLeastOneBBoxRandomCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'height': ('interval', 1, None, None, None),
+        'width': ('interval', 1, None, None, None),
+        'erosion_factor': ('interval', 0.0, None, 1.0, None),
+    },
+    'AutoContrast': {
+        'p': ('interval', 0, None, 1, None),
+        'cutoff': ('interval', 0, None, 100, None),
+        'method': ('options', ('cdf', 'pil')),
+    },
+    'BBoxSafeRandomCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'erosion_rate': ('interval', 0.0, None, 1.0, None),
+    },
+    'BasicTransform': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Blur': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'CLAHE': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'CenterCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'pad_position': ('options', ('center', 'top_left', 'top_right', 'bottom_left', 'bottom_right', 'random')),
+        'height': ('interval', 1, None, None, None),
+        'width': ('interval', 1, None, None, None),
+    },
+    'CenterCrop3D': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ChannelDropout': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ChannelShuffle': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ChromaticAberration': {
+        'p': ('interval', 0, None, 1, None),
+        'mode': ('options', ('green_purple', 'red_blue', 'random')),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'CoarseDropout': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'CoarseDropout3D': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ColorJitter': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ConstrainedCoarseDropout': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Crop': {
+        'p': ('interval', 0, None, 1, None),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'pad_position': ('options', ('center', 'top_left', 'top_right', 'bottom_left', 'bottom_right', 'random')),
+        'x_min': ('interval', 0, None, None, None),
+        'y_min': ('interval', 0, None, None, None),
+        'x_max': ('interval', None, 0, None, None),
+        'y_max': ('interval', None, 0, None, None),
+    },
+    'CropAndPad': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+    },
+    'CropNonEmptyMaskIfExists': {
+        'p': ('interval', 0, None, 1, None),
+        'height': ('interval', 1, None, None, None),
+        'width': ('interval', 1, None, None, None),
+    },
+    'CubicSymmetry': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'D4': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Defocus': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Downscale': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'DualTransform': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ElasticTransform': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'keypoint_remapping_method': ('options', ('direct', 'mask')),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'alpha': ('interval', 0, None, None, None),
+        'sigma': ('interval', 1, None, None, None),
+        'noise_distribution': ('options', ('gaussian', 'uniform')),
+    },
+    'Emboss': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Equalize': {
+        'p': ('interval', 0, None, 1, None),
+        'mode': ('options', ('cv', 'pil')),
+    },
+    'Erasing': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'FDA': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'FancyPCA': {
+        'p': ('interval', 0, None, 1, None),
+        'alpha': ('interval', 0, None, None, None),
+    },
+    'FrequencyMasking': {
+        'p': ('interval', 0, None, 1, None),
+        'freq_mask_param': ('interval', None, 0, None, None),
+    },
+    'FromFloat': {
+        'p': ('interval', 0, None, 1, None),
+        'dtype': ('options', ('uint8', 'uint16', 'uint32')),
+    },
+    'GaussNoise': {
+        'p': ('interval', 0, None, 1, None),
+        'noise_scale_factor': ('interval', None, 0, 1, None),
+    },
+    'GaussianBlur': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'GlassBlur': {
+        'p': ('interval', 0, None, 1, None),
+        'sigma': ('interval', 0, None, None, None),
+        'max_delta': ('interval', 1, None, None, None),
+        'iterations': ('interval', 1, None, None, None),
+        'mode': ('options', ('fast', 'exact')),
+    },
+    'GridDistortion': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'keypoint_remapping_method': ('options', ('direct', 'mask')),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'num_steps': ('interval', 1, None, None, None),
+    },
+    'GridDropout': {
+        'p': ('interval', 0, None, 1, None),
+        'ratio': ('interval', None, 0, 1, None),
+    },
+    'GridElasticDeform': {
+        'p': ('interval', 0, None, 1, None),
+        'magnitude': ('interval', None, 0, None, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+    },
+    'HEStain': {
+        'p': ('interval', 0, None, 1, None),
+        'method': ('options', ('preset', 'random_preset', 'vahadane', 'macenko')),
+    },
+    'HistogramMatching': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'HorizontalFlip': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'HueSaturationValue': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ISONoise': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Illumination': {
+        'p': ('interval', 0, None, 1, None),
+        'mode': ('options', ('linear', 'corner', 'gaussian')),
+        'effect_type': ('options', ('brighten', 'darken', 'both')),
+    },
+    'ImageCompression': {
+        'p': ('interval', 0, None, 1, None),
+        'compression_type': ('options', ('jpeg', 'webp')),
+    },
+    'ImageOnlyTransform': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'InvertImg': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Lambda': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'LongestMaxSize': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'MaskDropout': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'MedianBlur': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Morphological': {
+        'p': ('interval', 0, None, 1, None),
+        'operation': ('options', ('erosion', 'dilation')),
+    },
+    'Mosaic': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'fit_mode': ('options', ('cover', 'contain')),
+    },
+    'MotionBlur': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'MultiplicativeNoise': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'NoOp': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Normalize': {
+        'p': ('interval', 0, None, 1, None),
+        'normalization': ('options', ('standard', 'image', 'image_per_channel', 'min_max', 'min_max_per_channel')),
+    },
+    'OpticalDistortion': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'keypoint_remapping_method': ('options', ('direct', 'mask')),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'mode': ('options', ('camera', 'fisheye')),
+    },
+    'OverlayElements': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Pad': {
+        'p': ('interval', 0, None, 1, None),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+    },
+    'Pad3D': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'PadIfNeeded': {
+        'p': ('interval', 0, None, 1, None),
+        'position': ('options', ('center', 'top_left', 'top_right', 'bottom_left', 'bottom_right', 'random')),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+    },
+    'PadIfNeeded3D': {
+        'p': ('interval', 0, None, 1, None),
+        'position': ('options', ('center', 'random')),
+    },
+    'Perspective': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+    },
+    'PiecewiseAffine': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'keypoint_remapping_method': ('options', ('direct', 'mask')),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+    },
+    'PixelDistributionAdaptation': {
+        'p': ('interval', 0, None, 1, None),
+        'transform_type': ('options', ('pca', 'standard', 'minmax')),
+    },
+    'PixelDropout': {
+        'p': ('interval', 0, None, 1, None),
+        'dropout_prob': ('interval', 0, None, 1, None),
+    },
+    'PlanckianJitter': {
+        'p': ('interval', 0, None, 1, None),
+        'mode': ('options', ('blackbody', 'cied')),
+        'sampling_method': ('options', ('uniform', 'gaussian')),
+    },
+    'PlasmaBrightnessContrast': {
+        'p': ('interval', 0, None, 1, None),
+        'plasma_size': ('interval', 1, None, None, None),
+        'roughness': ('interval', None, 0, None, None),
+    },
+    'PlasmaShadow': {
+        'p': ('interval', 0, None, 1, None),
+        'roughness': ('interval', None, 0, None, None),
+    },
+    'Posterize': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RGBShift': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomBrightnessContrast': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'pad_position': ('options', ('center', 'top_left', 'top_right', 'bottom_left', 'bottom_right', 'random')),
+        'height': ('interval', 1, None, None, None),
+        'width': ('interval', 1, None, None, None),
+    },
+    'RandomCrop3D': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomCropFromBorders': {
+        'p': ('interval', 0, None, 1, None),
+        'crop_left': ('interval', 0.0, None, 1.0, None),
+        'crop_right': ('interval', 0.0, None, 1.0, None),
+        'crop_top': ('interval', 0.0, None, 1.0, None),
+        'crop_bottom': ('interval', 0.0, None, 1.0, None),
+    },
+    'RandomCropNearBBox': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomFog': {
+        'p': ('interval', 0, None, 1, None),
+        'alpha_coef': ('interval', 0, None, 1, None),
+    },
+    'RandomGamma': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomGravel': {
+        'p': ('interval', 0, None, 1, None),
+        'number_of_patches': ('interval', 1, None, None, None),
+    },
+    'RandomGridShuffle': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomRain': {
+        'p': ('interval', 0, None, 1, None),
+        'drop_width': ('interval', 1, None, None, None),
+        'blur_value': ('interval', 1, None, None, None),
+        'brightness_coefficient': ('interval', None, 0, 1, None),
+        'rain_type': ('options', ('drizzle', 'heavy', 'torrential', 'default')),
+    },
+    'RandomResizedCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'RandomRotate90': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'RandomScale': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'RandomShadow': {
+        'p': ('interval', 0, None, 1, None),
+        'shadow_dimension': ('interval', 3, None, None, None),
+    },
+    'RandomSizedBBoxSafeCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'height': ('interval', 1, None, None, None),
+        'width': ('interval', 1, None, None, None),
+        'erosion_rate': ('interval', 0.0, None, 1.0, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'RandomSizedCrop': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'w2h_ratio': ('interval', None, 0, None, None),
+    },
+    'RandomSnow': {
+        'p': ('interval', 0, None, 1, None),
+        'brightness_coeff': ('interval', None, 0, None, None),
+        'method': ('options', ('bleach', 'texture')),
+    },
+    'RandomSunFlare': {
+        'p': ('interval', 0, None, 1, None),
+        'src_radius': ('interval', None, 1, None, None),
+        'method': ('options', ('overlay', 'physics_based')),
+    },
+    'RandomToneCurve': {
+        'p': ('interval', 0, None, 1, None),
+        'scale': ('interval', 0, None, 1, None),
+    },
+    'Resize': {
+        'p': ('interval', 0, None, 1, None),
+        'height': ('interval', 1, None, None, None),
+        'width': ('interval', 1, None, None, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'RingingOvershoot': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Rotate': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'rotate_method': ('options', ('largest_box', 'ellipse')),
+    },
+    'SafeRotate': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'rotate_method': ('options', ('largest_box', 'ellipse')),
+    },
+    'SaltAndPepper': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Sharpen': {
+        'p': ('interval', 0, None, 1, None),
+        'method': ('options', ('kernel', 'gaussian')),
+        'kernel_size': ('interval', 3, None, None, None),
+        'sigma': ('interval', None, 0, None, None),
+    },
+    'ShiftScaleRotate': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'rotate_method': ('options', ('largest_box', 'ellipse')),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+    },
+    'ShotNoise': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'SmallestMaxSize': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+        'mask_interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'Solarize': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Spatter': {
+        'p': ('interval', 0, None, 1, None),
+        'mode': ('options', ('rain', 'mud')),
+    },
+    'SquareSymmetry': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Superpixels': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 6, 1, 2, 3, 4, 5)),
+    },
+    'TextImage': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ThinPlateSpline': {
+        'p': ('interval', 0, None, 1, None),
+        'interpolation': ('options', (0, 1, 2, 3, 4)),
+        'mask_interpolation': ('options', (0, 1, 2, 3, 4)),
+        'keypoint_remapping_method': ('options', ('direct', 'mask')),
+        'border_mode': ('options', (0, 1, 2, 3, 4)),
+        'num_control_points': ('interval', 2, None, None, None),
+    },
+    'TimeMasking': {
+        'p': ('interval', 0, None, 1, None),
+        'time_mask_param': ('interval', None, 0, None, None),
+    },
+    'TimeReverse': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ToFloat': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ToGray': {
+        'p': ('interval', 0, None, 1, None),
+        'num_output_channels': ('interval', 1, None, None, None),
+        'method': ('options', ('weighted_average', 'from_lab', 'desaturation', 'average', 'max', 'pca')),
+    },
+    'ToRGB': {
+        'p': ('interval', 0, None, 1, None),
+        'num_output_channels': ('interval', 1, None, None, None),
+    },
+    'ToSepia': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ToTensor3D': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ToTensorV2': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Transform3D': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'Transpose': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'UnsharpMask': {
+        'p': ('interval', 0, None, 1, None),
+        'threshold': ('interval', 0, None, 255, None),
+    },
+    'VerticalFlip': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'XYMasking': {
+        'p': ('interval', 0, None, 1, None),
+    },
+    'ZoomBlur': {
+        'p': ('interval', 0, None, 1, None),
+    },
+}

@@ -4,6 +4,7 @@ selected from them. Tables, text files and image path tables are all read here.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from rebalance.errors import DataError
-from tasks.core.columns import Columns
+from tasks.core.columns import SYNTHETIC, Columns
 
 READERS = {
     ".csv": "csv",
@@ -35,6 +36,7 @@ def read_table(path: Path, /, *, separator: str | None = None) -> pl.DataFrame:
             split by another separator than expected, or has no rows.
     """
     kind = source_kind(path)
+    check_column_names(path, kind=kind, separator=separator)
     try:
         frame = _read(path, kind, separator)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
@@ -57,6 +59,7 @@ def scan_table(path: Path, /, *, separator: str | None = None) -> pl.LazyFrame:
             separator than expected.
     """
     kind = source_kind(path)
+    check_column_names(path, kind=kind, separator=separator)
     try:
         frame = _scan(path, kind, separator)
         names = frame.collect_schema().names()
@@ -113,6 +116,142 @@ def _check_separator(path: Path, header: str, separator: str | None) -> None:
                 f"separated by {candidate!r}; set `separator: {candidate!r}` in the config"
             )
             raise DataError(msg)
+
+
+def check_column_names(path: Path, /, *, kind: str, separator: str | None = None) -> None:
+    """Refuse a header that names a column twice, or two names that differ only by spaces.
+
+    polars renames a CSV's second `x1` to `x1_duplicated_0`, refuses one in Parquet, and
+    panics on one in Arrow IPC; none of which says which column a config's `x1` means. So
+    the header is read as written (CSV) or from the file's Arrow schema, before polars.
+    JSON lines are not checked: a repeated key within a line is a JSON question, and every
+    line's keys become the columns.
+
+    Raises:
+        DataError: naming the file, the columns and the fix.
+    """
+    names = _header_as_written(path, kind, separator)
+    if not names:
+        return
+    counts = Counter(names)
+    repeated = [name for name, count in counts.items() if count > 1]
+    if repeated:
+        shown = ", ".join(f"{counts[name]} columns named '{name}'" for name in repeated[:10])
+        msg = f"source {path} has {shown}; give each column its own name in the file's header"
+        raise DataError(msg)
+    by_stripped: dict[str, list[str]] = {}
+    for name in names:
+        by_stripped.setdefault(name.strip(), []).append(name)
+    clashing = [group for group in by_stripped.values() if len(group) > 1]
+    if clashing:
+        shown = "; ".join(" and ".join(repr(name) for name in group) for group in clashing[:5])
+        msg = (
+            f"source {path} has columns whose names differ only by spaces ({shown}); rename "
+            "them in the file's header so a config names one column"
+        )
+        raise DataError(msg)
+
+
+def _header_as_written(path: Path, kind: str, separator: str | None) -> list[str] | None:
+    """The column names in the file, repeats kept; None where they cannot be read (yet)."""
+    try:
+        if kind == "csv":
+            first = pl.read_csv(
+                path,
+                separator=_csv_separator(path, separator),
+                has_header=False,
+                n_rows=1,
+                infer_schema=False,
+                encoding="utf8-lossy",  # bad bytes elsewhere are the reader's to name
+            )
+            return [value or "" for value in first.row(0)] if first.height else None
+        import pyarrow.ipc
+        import pyarrow.parquet
+
+        if kind == "parquet":
+            return list(pyarrow.parquet.read_schema(path).names)
+        if kind == "ipc":
+            try:
+                return list(pyarrow.ipc.open_file(path).schema.names)
+            except pyarrow.ArrowInvalid:  # the streaming format (`.arrow` written as a stream)
+                return list(pyarrow.ipc.open_stream(path).schema.names)
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None  # unreadable: the reader that follows says why, in its words
+    return None
+
+
+def check_json_types(path: Path, /, columns: Sequence[str]) -> None:
+    """Refuse a JSON lines column whose values are of more than one JSON type.
+
+    `columns` are those polars read as strings: a mix of types is read as strings, and a
+    column of numbers or booleans has one type.
+
+    polars reads `1`, `"1"` and `true` in one column as the strings "1", "1" and "true": two
+    classes (or ids, or a numeric feature) silently merged into one. pyarrow's JSON reader,
+    told the columns are strings, stops at the first value that is not one (fast, in C++); only
+    then is the file read line by line to name the values. Other sources have one type per
+    column by construction. Nulls mix with any type.
+
+    Raises:
+        DataError: naming the column, example values with their JSON types, and the fix.
+    """
+    if READERS.get(path.suffix.lower()) != "ndjson" or not columns:
+        return
+    import pyarrow as pa
+    import pyarrow.json
+
+    wanted = list(dict.fromkeys(columns))
+    options = pyarrow.json.ParseOptions(
+        explicit_schema=pa.schema([(name, pa.string()) for name in wanted]),
+        unexpected_field_behavior="ignore",
+    )
+    try:
+        # Batch by batch, so a streamed source is not held in memory to be checked.
+        for _ in pyarrow.json.open_json(path, parse_options=options):
+            pass
+    except (pa.ArrowInvalid, OSError):
+        pass  # a value of another type, or a line pyarrow cannot read: look line by line
+    else:
+        return
+    seen = _json_types_by_column(path, wanted)
+    for name in wanted:
+        kinds = seen.get(name, {})
+        if len(kinds) > 1:
+            shown = ", ".join(
+                f"{example} ({kind})" for kind, examples in kinds.items() for example in examples
+            )
+            msg = (
+                f"column '{name}' in {path} holds values of different JSON types ({shown}), "
+                "which would all be read as strings and merged; make them one type in the "
+                'file (e.g. all strings: "1")'
+            )
+            raise DataError(msg)
+
+
+def _json_types_by_column(path: Path, columns: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Up to three distinct example values (as JSON) per column and JSON type."""
+    import json
+
+    names = {bool: "boolean", int: "number", float: "number", str: "string"}
+    names |= {dict: "object", list: "array"}
+    seen: dict[str, dict[str, list[str]]] = {name: {} for name in columns}
+    with path.open("rb") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                continue  # the reader says which line is not JSON
+            if not isinstance(record, dict):
+                continue
+            for name in columns:
+                value = record.get(name)
+                if value is None:
+                    continue
+                examples = seen[name].setdefault(names[type(value)], [])
+                shown = json.dumps(value, ensure_ascii=False)[:40]
+                if len(examples) < 3 and shown not in examples:
+                    examples.append(shown)
+    return seen
 
 
 # A long inference window so a column whose first rows look like ints but later rows hold
@@ -194,6 +333,13 @@ def select_columns(
         group_column=group_column,
         categorical=tuple(dict.fromkeys(categorical)),
     )
+    if SYNTHETIC in columns.kept:
+        # The run adds its own `is_synthetic` to train.parquet: the file's would be overwritten.
+        msg = (
+            f"source {source} has a column named '{SYNTHETIC}', the column a run adds to mark "
+            "the rows rebalancing made; rename it in the file"
+        )
+        raise DataError(msg)
     frame = frame.select(columns.kept)
     dtype = schema[label]
     if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
@@ -251,6 +397,7 @@ def source_columns(path: Path, /, *, separator: str | None = None) -> list[str] 
     kind = READERS.get(path.suffix.lower())
     if kind in (None, "ndjson") or not path.is_file() or path.stat().st_size == 0:
         return None
+    check_column_names(path, kind=kind, separator=separator)
     try:
         if kind == "csv":
             separator_used = _csv_separator(path, separator)

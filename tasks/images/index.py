@@ -25,7 +25,7 @@ import polars as pl
 
 from rebalance.errors import DataError
 from tasks.core.files import file_sha256
-from tasks.core.tables import read_table, select_columns
+from tasks.core.tables import check_json_types, read_table, select_columns
 from validations.images import NotIndexed, describe_reasons, empty_classes_message
 
 # What a folder scan indexes (compared in lower case). GIF is read as its first frame, as
@@ -212,6 +212,9 @@ def _read_path_table(source: Path, *, label: str, path_column: str) -> pl.DataFr
             f"{', '.join(frame.columns)}. Set `path_column` in the config"
         )
         raise DataError(msg)
+    check_json_types(
+        source, [name for name in (label, path_column) if frame[name].dtype == pl.String]
+    )
     if frame.schema[path_column] != pl.String:
         msg = f"path column '{path_column}' in {source} must hold file paths (text)"
         raise DataError(msg)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from rebalance.config.transforms import check_augmentations
+from rebalance.config.transforms import check_augmentations, describe_parameter_errors
+from rebalance.config.yaml_reader import YamlLimitError, read_yaml
 from rebalance.errors import ConfigError
 
 # Scale, crop/pad, rotate, flip and color jitter, in moderate ranges (what image classifiers
@@ -88,10 +89,10 @@ def _transform(item: str | Mapping[str, Any], position: int):
     try:
         return getattr(A, name)(**dict(params or {}))
     except (ValueError, TypeError) as exc:
-        reason = " ".join(str(exc).split())[:300]
+        described = describe_parameter_errors(name, exc)
+        reason = described or f"invalid parameters for {name} ({' '.join(str(exc).split())[:300]})"
         msg = (
-            f"rebalance.augmentations[{position}]: invalid parameters for {name} ({reason}); "
-            "see its albumentations docs"
+            f"rebalance.augmentations[{position}]: {reason}; see {name} in the albumentations docs"
         )
         raise ConfigError(msg) from None
 
@@ -104,9 +105,20 @@ def _load_saved(path: Path):
         msg = f"rebalance.augmentations file not found: {path} (relative to the config's folder)"
         raise ConfigError(msg)
     try:
-        loaded = A.load(str(path), data_format=kind)
+        if kind == "yaml":
+            # Read by us, not by A.load: an alias bomb must be refused before albumentations
+            # validates (and so expands) the parameters it holds.
+            data = read_yaml(path.read_text(encoding="utf-8"), origin=f"{path}")
+            loaded = A.from_dict(data)
+        else:
+            loaded = A.load(str(path), data_format=kind)
+    except YamlLimitError as exc:
+        msg = f"rebalance.augmentations file {exc}"
+        raise ConfigError(msg) from None
     except Exception as exc:  # albumentations raises many kinds for a malformed file
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        name = str(getattr(exc, "title", "") or "a transform")
+        reason = describe_parameter_errors(name, exc)
+        reason = reason or " ".join(str(exc).split())[:200] or type(exc).__name__
         msg = (
             f"rebalance.augmentations file {path} is not a pipeline saved by "
             f"albumentations.save ({reason})"

@@ -13,7 +13,14 @@ from tasks.core.columns import Columns
 from tasks.core.contract import Ingested
 from tasks.core.files import file_sha256
 from tasks.core.frames import row_count
-from tasks.core.tables import no_rows, read_table, reading, scan_table, select_columns
+from tasks.core.tables import (
+    check_json_types,
+    no_rows,
+    read_table,
+    reading,
+    scan_table,
+    select_columns,
+)
 
 
 def ingest_table(config: TabularConfig, /) -> Ingested:
@@ -40,6 +47,10 @@ def ingest_table(config: TabularConfig, /) -> Ingested:
             source=config.source,
             ignored=config.ignored_columns,
             categorical=config.declared_categorical,
+        )
+        schema = frame.collect_schema()
+        check_json_types(
+            config.source, [name for name in columns.kept if schema[name] == pl.String]
         )
         check_numbers_stored_as_text(frame, columns, config.source)
     return Ingested(

@@ -15,7 +15,14 @@ import polars as pl
 
 from rebalance.errors import DataError
 from tasks.core.columns import Columns
-from tasks.core.tables import READERS, read_table, select_columns
+from tasks.core.tables import (
+    READERS,
+    check_column_names,
+    check_json_types,
+    missing_column,
+    read_table,
+    select_columns,
+)
 from validations.text import PROBLEM
 
 ROW_ID = "row_id"
@@ -43,6 +50,16 @@ def read_texts(
         if text_column in frame.columns:
             frame = _strings(frame, text_column)
     rows_read = frame.height
+    # Checked here, against the file's own columns: select_columns below also sees the columns
+    # this module adds (the problem mark, `row_id`), which the user never wrote.
+    own = [name for name in frame.columns if name != PROBLEM]
+    for key, name in (("text_column", text_column), ("label", label), ("id_column", id_column)):
+        if name is not None and name not in own:
+            raise missing_column(name, key, own, path)
+    # The text column's own non-strings are bad texts (`bad_text_policy`), not a type mix.
+    check_json_types(
+        path, [name for name in (label, id_column) if name and frame.schema[name] == pl.String]
+    )
     if PROBLEM not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(PROBLEM))
     if id_column is None:
@@ -85,6 +102,7 @@ def _read_csv(path: Path, text_column: str) -> pl.DataFrame:
         return frame
     # Invalid UTF-8 somewhere: read with replacement characters, then mark the rows whose
     # strings hold one (a genuine U+FFFD in such a file is marked too: it cannot be told apart).
+    check_column_names(path, kind="csv")  # as read_table does: no silent `x_duplicated_0`
     try:
         frame = pl.read_csv(path, encoding="utf8-lossy", infer_schema_length=100_000)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:

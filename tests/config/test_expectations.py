@@ -161,6 +161,9 @@ def test_a_missing_or_malformed_suite_file_is_refused(tmp_path):
         parse_config({**BASE, "validation": {"expectation_suite": str(tmp_path / "absent.json")}})
     with pytest.raises(ConfigError, match=r"list\.json has no 'expectations' list"):
         parse_config({**BASE, "validation": {"expectation_suite": str(tmp_path / "list.json")}})
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match=r"deep\.json nests lists or objects too deeply"):
+        parse_config({**BASE, "validation": {"expectation_suite": str(tmp_path / "deep.json")}})
 
 
 def test_loading_a_config_with_expectations_does_not_import_great_expectations():

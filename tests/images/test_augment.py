@@ -55,7 +55,21 @@ def test_pipeline_from_names_and_their_own_params():
             [{"Rotate": {"limt": 10}}],
             r"\[0\]: Rotate has no parameter 'limt' \(did you mean 'limit'\?\); its parameters",
         ),
-        ([{"Rotate": {"limit": "x"}}], r"\[0\]: invalid parameters for Rotate"),
+        (
+            [{"Rotate": {"limit": "x"}}],
+            r"^rebalance\.augmentations\[0\]: Rotate parameter 'limit' must be a valid tuple or a "
+            r"valid number, not 'x'; see Rotate in the albumentations docs$",
+        ),
+        (
+            # Values the config's bounds leave to albumentations: one clause per parameter.
+            ["HorizontalFlip", {"Affine": {"rotate": "x", "shear": "y"}}],
+            r"^rebalance\.augmentations\[1\]: Affine parameter 'rotate' must be .*, not 'x'; "
+            r"Affine parameter 'shear' must be .*, not 'y'; see Affine in the albumentations docs$",
+        ),
+        (
+            [{"ColorJitter": {"brightness": -1}}],
+            r"ColorJitter parameter 'brightness' = -1: If brightness is a single number, it must",
+        ),
         ([{"A": {}, "B": {}}], r"must be a transform name or"),
         ([{"RandomSizedBBoxSafeCrop": {"height": 8, "width": 8}}], "fail on a RGB image"),
     ],
@@ -63,6 +77,20 @@ def test_pipeline_from_names_and_their_own_params():
 def test_bad_pipeline_is_a_config_error_naming_the_entry(spec, expected):
     with pytest.raises(ConfigError, match=expected):
         build_pipeline(spec, seed=0)
+
+
+def test_a_bad_value_in_a_saved_pipeline_is_one_sentence_without_pydantics_report(tmp_path):
+    path = tmp_path / "p.yaml"
+    save_pipeline(build_pipeline([{"Affine": {"p": 0.5}}], seed=0), path)
+    path.write_text(path.read_text().replace("p: 0.5", "p: 7"))
+
+    with pytest.raises(ConfigError, match=r"parameter 'p' must be less than or equal to 1, not 7"):
+        build_pipeline(path, seed=0)
+    try:
+        build_pipeline(path, seed=0)
+    except ConfigError as exc:
+        assert "pydantic.dev" not in str(exc)
+        assert "\n" not in str(exc)
 
 
 def test_saved_pipeline_round_trips_through_albumentations_load(tmp_path):

@@ -60,6 +60,15 @@ def test_class_names_paths_and_notes_show_as_written_and_keep_the_tables_whole()
     assert "class 'a|b' has &lt;b&gt;4&lt;/b&gt; rows" in html
 
 
+def test_class_names_with_line_breaks_and_bold_tags_stay_one_cell_each(monkeypatch):
+    monkeypatch.setitem(globals(), "CLASSES", ["two\nlines", "<b>x</b>", "a|b"])
+    html = GFM.render(render_markdown(_manifest()))
+
+    assert set(_rows(html)) == {5, 3, 4}
+    assert "two lines" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html
+
+
 def test_the_prefect_artifact_keeps_its_chart_and_escapes_the_rest():
     markdown = render_markdown(_manifest(), chart="data:image/png;base64,AAAA")
 

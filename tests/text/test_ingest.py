@@ -146,12 +146,62 @@ def test_a_one_megabyte_text_is_read_and_kept(tmp_path):
     assert frame["text"][-1] == big
 
 
-def test_missing_text_column_names_the_key_to_fix(tmp_path):
-    path = tmp_path / "texts.jsonl"
-    _write_jsonl(path, [{"body": "x", "label": "a"}] * 3)
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (
+            {"text_column": "text"},
+            r"text column 'text' is not in .*: body, category\. Fix `text_co",
+        ),
+        ({"label": "label"}, r"label column 'label' is not in .*: body, category\. Fix `label`"),
+        ({"id_column": "ticket"}, r"id column 'ticket' is not in .*: body, category\. Fix `id_c"),
+    ],
+)
+def test_a_missing_column_names_its_key_and_only_the_files_own_columns(
+    tmp_path, suffix, names, expected
+):
+    path = tmp_path / f"texts{suffix}"
+    rows = pl.DataFrame({"body": ["x", "y", "z"], "category": ["a", "a", "b"]})
+    {".jsonl": rows.write_ndjson, ".csv": rows.write_csv, ".parquet": rows.write_parquet}[suffix](
+        path
+    )
+    keys = {"text_column": "body", "label": "category", "id_column": None} | names
 
-    with pytest.raises(DataError, match=r"features column 'text' is not in .*body"):
-        _validate(tmp_path, path)
+    with pytest.raises(DataError, match=expected) as raised:
+        read_texts(path, **keys)
+
+    # Not the columns this module adds (the problem mark, the row ids).
+    assert "row_id" not in str(raised.value)
+    assert "problem" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        ([1, "1", True], r'1 \(number\), "1" \(string\), true \(boolean\)'),
+        (["refund", 2, "refund"], r'"refund" \(string\), 2 \(number\)'),
+    ],
+)
+def test_labels_of_mixed_json_types_are_refused_naming_values_and_types(tmp_path, values, shown):
+    path = tmp_path / "texts.jsonl"
+    _write_jsonl(path, [{"text": f"text {i}", "label": value} for i, value in enumerate(values)])
+
+    with pytest.raises(DataError, match=rf"column 'label' in .* types \({shown}\).*one type"):
+        read_texts(path, text_column="text", label="label", id_column=None)
+
+
+def test_ids_of_mixed_json_types_are_refused_and_one_type_is_read(tmp_path):
+    mixed, same = tmp_path / "mixed.jsonl", tmp_path / "same.jsonl"
+    _write_jsonl(
+        mixed, [{"text": "a", "label": "x", "id": 7}, {"text": "b", "label": "x", "id": "7"}]
+    )
+    _write_jsonl(same, [{"text": "a", "label": 1, "id": 7}, {"text": "b", "label": 2, "id": 8}])
+
+    with pytest.raises(DataError, match=r"column 'id' in .*7 \(number\), \"7\" \(string\)"):
+        read_texts(mixed, text_column="text", label="label", id_column="id")
+    frame, _, _ = read_texts(same, text_column="text", label="label", id_column="id")
+    assert frame["label"].to_list() == [1, 2]
 
 
 def test_duplicates_after_normalisation_share_a_group_key_across_classes(tmp_path):
@@ -187,3 +237,12 @@ def test_repeated_ids_are_an_error_naming_the_column(tmp_path):
             source=path,
             output_dir=tmp_path / "validation",
         )
+
+
+@pytest.mark.parametrize("body", [b"caf\xc3\xa9", b"caf\xe9"])  # UTF-8, and not (lossy read)
+def test_a_text_column_named_twice_is_refused_whatever_the_encoding(tmp_path, body):
+    path = tmp_path / "texts.csv"
+    path.write_bytes(b"text,text,label\n" + body + b",b,x\n")
+
+    with pytest.raises(DataError, match=r"has 2 columns named 'text'; give each column its own"):
+        read_texts(path, text_column="text", label="label", id_column=None)
