@@ -157,7 +157,12 @@ def test_quiet_terminal_covers_prefects_console_and_internal_handlers():
     # The root's console handler (flow and task run lines) and prefect._internal's own
     # stderr handler (the client's services: events and logs sent while the server stops).
     consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    internal = logging.getLogger("prefect._internal").handlers
+    # (pytest adds a null handler of its own to some loggers: not a terminal's.)
+    internal = [
+        handler
+        for handler in logging.getLogger("prefect._internal").handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
     assert consoles and internal
     for handler in consoles + internal:
         assert any(isinstance(f, TerminalFilter) for f in handler.filters), handler
