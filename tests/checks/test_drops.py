@@ -75,14 +75,7 @@ def test_a_drop_of_exactly_the_limit_passes_and_one_row_more_fails(
 
 
 def test_a_drop_above_the_default_passes_once_the_limit_is_raised(tmp_path):
-    checked = validate_table(
-        _table(notes_null=60, x_null=10),
-        columns=COLUMNS,
-        null_policy="drop",
-        dataset="t",
-        output_dir=tmp_path,
-        max_drop_fraction=0.7,
-    )
+    checked = _in_memory(_table(notes_null=60, x_null=10), tmp_path, max_drop_fraction=0.7)
 
     assert checked.rows_dropped_for_nulls == 70
     assert checked.class_counts == {"a": 15, "b": 15}
@@ -139,14 +132,7 @@ def test_a_drop_that_leaves_a_class_too_small_or_empties_one_of_three_is_named(t
     frame = _table(notes_null=8, x_null=3, label=labels)  # every 'b', three of 'c'
 
     with pytest.raises(DataError) as caught:
-        validate_table(
-            frame,
-            columns=COLUMNS,
-            null_policy="drop",
-            dataset="t",
-            output_dir=tmp_path,
-            max_drop_fraction=0.2,
-        )
+        _in_memory(frame, tmp_path, max_drop_fraction=0.2)
 
     assert str(caught.value).startswith(
         "validation.null_policy: drop removed 11 of the 100 rows read (11.0%) for nulls in "
@@ -160,14 +146,7 @@ def test_a_class_too_small_before_the_drop_is_not_blamed_on_it(tmp_path):
     frame = _table(notes_null=1, label=labels)
 
     with pytest.raises(DataError) as caught:
-        validate_table(
-            frame,
-            columns=COLUMNS,
-            null_policy="drop",
-            dataset="t",
-            output_dir=tmp_path,
-            max_drop_fraction=0.2,
-        )
+        _in_memory(frame, tmp_path, max_drop_fraction=0.2)
 
     assert str(caught.value).startswith("class 'b' (1 rows) of label 'label' is too small")
     assert "null_policy" not in str(caught.value)
