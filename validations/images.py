@@ -37,7 +37,7 @@ from validations.drops import NullDrop, check_classes_left, check_drop_fraction,
 from validations.expectations import Declared, check_outcomes
 from validations.null_check import check_nulls
 
-# Pixel formats the augmentation reads (see tasks.image_augment.load_pixels).
+# Pixel formats the augmentation reads (see tasks.images.pixels.load_pixels).
 SUPPORTED_MODES = frozenset(
     {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
     | {"I", "I;16", "I;16L", "I;16B", "I;16N"}

@@ -87,7 +87,11 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         source=manifest["source"]["path"],
         rows_read=manifest["rows"]["read"],
         rows_dropped=manifest["rows"]["dropped"],
-        findings=[(k, v) for k, v in validation.items() if k not in SHARED_VALIDATION_KEYS],
+        findings=[
+            (key, _finding(value))
+            for key, value in validation.items()
+            if key not in SHARED_VALIDATION_KEYS
+        ],
         nulls=null_rows(manifest),
         expectations=validation.get("expectations", []),
         data_docs=validation.get("data_docs"),
@@ -116,6 +120,17 @@ def render_markdown(manifest: Mapping[str, Any], /, *, chart: str | None = CHART
         pinned=len(manifest.get("split", {}).get("pinned", {})),
         published=manifest.get("published", True),
     )
+
+
+def _finding(value: Any, /) -> object:
+    """A modality's finding on one line: a list by its length (its entries are in
+    manifest.json, and the modality's own section shows the first), a mapping as
+    `key: value` pairs."""
+    if isinstance(value, list):
+        return f"{len(value)} (each in manifest.json)"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key}: {_finding(inner)}" for key, inner in value.items()) or "none"
+    return value
 
 
 def weight_rows(weights: Mapping[str, Any], key: str, /) -> list[tuple[object, int, float, float]]:

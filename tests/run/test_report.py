@@ -228,3 +228,20 @@ def test_the_report_says_when_no_expectation_was_declared():
     section = _section(render_markdown(_manifest()), "Expectations")
 
     assert section.startswith("No expectations declared besides the null check")
+
+
+def test_a_modalitys_findings_are_one_line_each_lists_by_their_length():
+    manifest = _manifest()
+    manifest["validation"] |= {
+        "bad_files": [{"path": "a/1.png", "problem": "zero bytes"}] * 3,
+        "skipped": {"a": {"zero bytes": 3}, "b": {}},
+        "duplicate_text_rows": 2,
+    }
+
+    lines = render_markdown(manifest).splitlines()
+
+    assert "- bad_files: 3 (each in manifest.json)" in lines
+    assert "- skipped: a: zero bytes: 3; b: none" in lines
+    assert "- duplicate_text_rows: 2" in lines
+    findings = lines[lines.index("- bad_files: 3 (each in manifest.json)") :][:3]
+    assert not [line for line in findings if "{" in line or "[" in line]
