@@ -13,7 +13,12 @@ from tasks.core.columns import Columns
 from tasks.core.contract import Checked
 from tasks.core.frames import batches, sink_parquet
 from tasks.core.tables import reading
-from validations.drops import NullDrop, check_classes_left, check_drop_fraction
+from validations.drops import (
+    NullDrop,
+    check_classes_left,
+    check_drop_fraction,
+    columns_with_nulls,
+)
 from validations.expectations import Declared, check_outcomes
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
@@ -183,7 +188,7 @@ def _summed(label_counts: list[pl.DataFrame], label: str) -> dict[object, int]:
 
 
 def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> ValidationFailed:
-    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    listed = columns_with_nulls(with_nulls)
     return ValidationFailed(
         f"null values in {listed}; fix the data or set validation.null_policy: drop "
         f"(details in {result.result_path.name} and the dataset's Data Docs)"
@@ -191,7 +196,7 @@ def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> Validat
 
 
 def _nothing_left(rows: int, with_nulls: dict[str, int]) -> DataError:
-    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    listed = columns_with_nulls(with_nulls)
     return DataError(
         f"every one of the {rows} rows has a null in a used column ({listed}), "
         "so validation.null_policy: drop leaves nothing; fix the data or leave the "
