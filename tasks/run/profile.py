@@ -72,11 +72,11 @@ def quantile_edges(
     # nanquantile leaves out): a polars pass per column cost seconds on thousands of them.
     matrix = sample.select(pl.col(numeric).cast(pl.Float64)).to_numpy()
     filled = ~np.isnan(matrix).all(axis=0) if matrix.shape[0] else np.zeros(len(numeric), bool)
-    found = (
-        np.nanquantile(matrix[:, filled], quantiles, axis=0)
-        if filled.any()
-        else np.empty((len(quantiles), 0))
-    )
+    matrix = matrix[:, filled]
+    # nanquantile takes the columns one by one; with no NaN (validation dropped the nulls)
+    # quantile takes them at once, with the same result.
+    quantile = np.nanquantile if np.isnan(matrix).any() else np.quantile
+    found = quantile(matrix, quantiles, axis=0) if filled.any() else np.empty((len(quantiles), 0))
     named = [name for name, has_values in zip(numeric, filled.tolist(), strict=True) if has_values]
     return {
         name: [float(edge) for edge in np.unique(found[:, index])]
@@ -109,8 +109,9 @@ def bin_counts(
     cuts = [np.asarray(edges[name], dtype=np.float64) for name in names]
     at_or_below = [np.zeros(len(cut), dtype=np.int64) for cut in cuts]
     counted = np.zeros(len(names), dtype=np.int64)
-    for batch in batches(frame.lazy().select(value), rows=batch_rows):
-        # Nulls become NaN, which np.sort puts last, after the values.
+    as_floats = pl.col(names).cast(pl.Float64)
+    for batch in batches(frame.lazy().select(as_floats), rows=batch_rows):
+        # Nulls become NaN (as NaN stay), which np.sort puts last, after the values.
         matrix = np.sort(batch.to_numpy(), axis=0)
         present = np.count_nonzero(~np.isnan(matrix), axis=0)
         counted += present
