@@ -174,7 +174,8 @@ def check_nulls_in_batches(
     named = [name for entry in expectations for name in _named_columns(entry.kwargs)]
     # What GX sees: the checked columns and those the expectations name (a missing one is
     # GX's to report, as the failure of that expectation).
-    converted = list(dict.fromkeys([*checked, *(n for n in named if n in first.columns)]))
+    present = set(first.columns)
+    converted = list(dict.fromkeys([*checked, *(n for n in named if n in present)]))
     output_dir.mkdir(parents=True, exist_ok=True)
     results = []
     # Set before the first GX import: older GX 1.x releases read it then. 1.24 sends no
@@ -290,7 +291,8 @@ def _checked_columns(frame: pl.DataFrame, *, columns: Sequence[str], dataset: st
             f" names, got {columns!r}"
         )
         raise ConfigError(msg)
-    missing = [column for column in columns if column not in frame.columns]
+    present = set(frame.columns)  # `frame.columns` is a new list on each access
+    missing = [column for column in columns if column not in present]
     if missing:
         msg = (
             f"{dataset!r} has no column(s) {missing} to check for nulls;"

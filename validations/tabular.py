@@ -65,7 +65,8 @@ def validate_table(
         raise _nulls_found(with_nulls, result)
     check_outcomes(result.outcomes, dataset=dataset)
     if with_nulls:
-        kept = frame.filter(~pl.any_horizontal(_missing(frame.schema, name) for name in with_nulls))
+        schema = frame.schema  # built on each access: once, not once per column
+        kept = frame.filter(~pl.any_horizontal(_missing(schema, name) for name in with_nulls))
         rows_dropped = frame.height - kept.height
         if kept.is_empty():
             raise _nothing_left(frame.height, with_nulls)
@@ -219,7 +220,8 @@ def _missing(schema: pl.Schema, name: str) -> pl.Expr:
 
 def _infinite_counts(frame: pl.DataFrame, columns: Columns) -> dict[str, int]:
     """Infinite values per float feature column, for the columns that hold any."""
-    floats = [name for name in columns.features if frame.schema[name].is_float()]
+    schema = frame.schema  # built on each access: once, not once per column
+    floats = [name for name in columns.features if schema[name].is_float()]
     if not floats:
         return {}
     found = frame.select(pl.col(name).is_infinite().sum() for name in floats).row(0)

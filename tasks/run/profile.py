@@ -41,12 +41,13 @@ BIN_BATCH_ROWS = 100_000
 def numeric_features(schema: Mapping[str, pl.DataType], columns: Columns, /) -> list[str]:
     """The features a distribution distance applies to: numeric dtypes (booleans aside), not
     declared categorical; the id, group and label columns are never features."""
+    categorical = set(columns.categorical)
     return [
         name
         for name in columns.features
         if name in schema
         and schema[name].is_numeric()
-        and name not in columns.categorical
+        and name not in categorical
         and name not in (columns.id_column, columns.group_column, columns.label)
     ]
 
