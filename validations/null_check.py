@@ -215,7 +215,7 @@ def check_nulls_in_batches(
             (validation,) = checkpoint_result.run_results.values()
             # Through JSON: numpy scalars become numbers, as in result.json.
             results.append(json.loads(json.dumps(validation.to_json_dict())))
-    written = combine_batches(results)
+    written = _list_grouped(combine_batches(results), grouped)
     result_path = output_dir / RESULT_FILE
     result_path.write_text(json.dumps(written, indent=2), encoding="utf-8")
     return NullCheckResult(
@@ -247,7 +247,7 @@ def group_columns(
     /,
     *,
     taken: Iterable[str] = (),
-    limit: int = PER_COLUMN_LIMIT,
+    limit: int | None = None,
 ) -> Grouped | None:
     """Which checked columns get an expectation each, and which share one; None when there
     are at most `limit` columns (each gets its own, as GX users expect).
@@ -257,8 +257,9 @@ def group_columns(
         null_counts: Their nulls (in the first batch, for a streamed table).
         taken: Column names the added column must not take (those GX gets).
         limit: At most this many columns get an expectation each: those with nulls, the
-            most first.
+            most first (None: `PER_COLUMN_LIMIT`).
     """
+    limit = PER_COLUMN_LIMIT if limit is None else limit
     if len(columns) <= limit:
         return None
     with_nulls = sorted((c for c in columns if null_counts.get(c)), key=lambda c: -null_counts[c])
@@ -384,7 +385,9 @@ def _grouped_expectation(
 
     if grouped is None:
         return []
-    meta = {"added_by": NULL_CHECK, "columns": list(grouped.together)}
+    # The columns are listed in result.json (`_list_grouped`), not in the meta GX carries:
+    # GX copies an expectation's configuration dozens of times while validating it.
+    meta = {"added_by": NULL_CHECK}
     note = (
         f"One expectation for {len(grouped.together):,} checked columns (one each would take "
         "Great Expectations about 50 ms per column): this column is not in the data; a row "
@@ -406,6 +409,18 @@ def _grouped_expectation(
             column=grouped.name, mostly=1 - max_drop_fraction, meta=meta, notes=note
         )
     ]
+
+
+def _list_grouped(result: dict[str, Any], grouped: Grouped | None) -> dict[str, Any]:
+    """The validation result with the shared expectation's columns in its meta.columns."""
+    if grouped is None:
+        return result
+    for item in result["results"]:
+        config = item["expectation_config"]
+        meta = config.get("meta") or {}
+        if meta.get("added_by") == NULL_CHECK and config["kwargs"].get("column") == grouped.name:
+            config["meta"] = {**meta, "columns": list(grouped.together)}
+    return result
 
 
 def _declared(expectations: Sequence[Declared], *, dataset: str) -> list[Expectation]:
