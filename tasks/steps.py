@@ -47,6 +47,7 @@ from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.retention import prune_runs
 from tasks.run.split import SplitResult, split_frame, split_streaming
 from validations.data_docs import DATA_DOCS, update_site
+from validations.drops import columns_with_nulls
 from validations.invariants import check_run_invariants, holdout_hashes
 from validations.null_check import RESULT_FILE
 
@@ -159,9 +160,11 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
                 entry["observed"],
             )
     if checked.rows_dropped:
-        with_nulls = {name: count for name, count in checked.null_counts.items() if count}
+        # A few columns named, the others counted: a wide table may have thousands.
         logger.warning(
-            "dropped %d samples (nulls per column: %s)", checked.rows_dropped, with_nulls
+            "dropped %d samples for nulls in %s",
+            checked.rows_dropped,
+            columns_with_nulls(checked.null_counts),
         )
     logger.info("classes: %s", checked.class_counts)
     return checked
