@@ -19,9 +19,10 @@ every listed name against every column of the batch, so a table of more than
 `PER_COLUMN_LIMIT` checked columns gets one expectation per column only for the columns
 with nulls (the `PER_COLUMN_LIMIT` with the most), and one expectation for all the others
 together: `ExpectColumnValuesToNotBeNull` on one column added to GX's pandas frame, null in
-each row that has a null in any of them (pandas' `isna`, GX's own test), whose meta lists
-them. The null counts of every column are pandas' `isna().sum()` of the frame GX validates,
-one vectorised pass, so they are the counts GX gives the columns it checks one by one.
+each row that has a null in any of them (pandas' `isna`, GX's own test); result.json lists
+them in its `meta.columns`. The null counts of every column are pandas' `isna().sum()` of
+the frame GX validates, one vectorised pass: the counts GX gives the columns it checks one
+by one.
 
 Only `result.json` is written here; the dataset's Data Docs site is rendered from it
 (`validations.data_docs`). `great_expectations` takes several seconds to import, so it is
@@ -79,7 +80,8 @@ class NullCheckResult:
         success: True when every expectation of the suite was met (the null checks with
             their `mostly`, the declared ones whatever their severity).
         null_counts: Every checked column mapped to its number of nulls, NaN included, as
-            Great Expectations counted them (0 when clean).
+            Great Expectations counts them (pandas' `isna`, on the frame GX validates; 0
+            when clean).
         result_path: `<output_dir>/result.json`, the GX validation result as JSON.
         outcomes: What GX found for each declared expectation, in the config's order.
     """
