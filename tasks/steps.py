@@ -49,6 +49,7 @@ from tasks.run.rerun import input_fingerprint, reusable_run
 from tasks.run.retention import prune_runs
 from tasks.run.split import SplitResult, split_frame, split_streaming
 from validations.data_docs import DATA_DOCS, update_site
+from validations.drops import columns_with_nulls
 from validations.invariants import check_run_invariants, holdout_hashes
 from validations.null_check import RESULT_FILE
 
@@ -170,10 +171,10 @@ def validate(ingested: Ingested, config: CommonConfig, run_dir: Path) -> Checked
     for note in checked.notes:
         logger.warning(note)
     if checked.rows_dropped:
-        with_nulls = {name: count for name, count in checked.null_counts.items() if count}
         nulls = checked.rows_dropped_for_nulls
         other = checked.rows_dropped - nulls  # the modality's own policies (bad files, texts)
-        why = [f"{nulls} for nulls, per column: {with_nulls}"] if nulls else []
+        # A few columns named, the others counted: a wide table may have thousands.
+        why = [f"{nulls} for nulls in {columns_with_nulls(checked.null_counts)}"] if nulls else []
         why += [f"{other} by the {config.modality} checks"] if other else []
         logger.warning("dropped %d samples (%s)", checked.rows_dropped, "; ".join(why))
     logger.info("classes: %s", checked.class_counts)

@@ -25,6 +25,22 @@ def tolerated_nulls(null_policy: str, max_drop_fraction: float, /) -> float | No
     return max_drop_fraction if null_policy == "drop" else None
 
 
+def columns_with_nulls(null_counts: Mapping[str, int], /) -> str:
+    """The columns with nulls, most first, each with its count, the first `SHOWN_COLUMNS`
+    named and the others counted: `'a' (9), 'b' (2) and 4,998 more`.
+
+    A table of thousands of columns may have nulls in most of them: a message or a log
+    line names a few, and result.json and the Data Docs have them all.
+    """
+    ranked = sorted(
+        ((name, count) for name, count in null_counts.items() if count),
+        key=lambda item: -item[1],  # stable: equal counts keep the columns' order
+    )
+    listed = ", ".join(f"'{name}' ({count:,})" for name, count in ranked[:SHOWN_COLUMNS])
+    rest = len(ranked) - SHOWN_COLUMNS
+    return f"{listed} and {rest:,} more" if rest > 0 else listed
+
+
 @dataclass(frozen=True)
 class NullDrop:
     """What a `drop` null policy removed.
@@ -50,13 +66,7 @@ class NullDrop:
 
     def columns(self) -> str:
         """The columns with nulls, most first, each with its count: `'a' (9), 'b' (2)`."""
-        ranked = sorted(
-            ((name, count) for name, count in self.null_counts.items() if count),
-            key=lambda item: -item[1],  # stable: equal counts keep the columns' order
-        )
-        listed = ", ".join(f"'{name}' ({count:,})" for name, count in ranked[:SHOWN_COLUMNS])
-        rest = len(ranked) - SHOWN_COLUMNS
-        return f"{listed} and {rest} more" if rest > 0 else listed
+        return columns_with_nulls(self.null_counts)
 
     def summary(self) -> str:
         """`validation.null_policy: drop removed 9 of the 10 rows read (90.0%) for nulls in

@@ -13,6 +13,17 @@ shares) and passes while the policy may drop them, so Data Docs do not call a ru
 that went on, by policy, with the rows left. A column with more nulls than the policy may
 drop fails it, as the run does.
 
+Wide tables: GX spends about 50 ms per expectation building and judging it, whatever the
+rows (300 × 5,000 columns took over 5 minutes), and its multi-column expectations match
+every listed name against every column of the batch, so a table of more than
+`PER_COLUMN_LIMIT` checked columns gets one expectation per column only for the columns
+with nulls (the `PER_COLUMN_LIMIT` with the most), and one expectation for all the others
+together: `ExpectColumnValuesToNotBeNull` on one column added to GX's pandas frame, null in
+each row that has a null in any of them (pandas' `isna`, GX's own test); result.json lists
+them in its `meta.columns`. The null counts of every column are pandas' `isna().sum()` of
+the frame GX validates, one vectorised pass: the counts GX gives the columns it checks one
+by one.
+
 Only `result.json` is written here; the dataset's Data Docs site is rendered from it
 (`validations.data_docs`). `great_expectations` takes several seconds to import, so it is
 imported inside `check_nulls`, never when this module is imported.
@@ -24,7 +35,7 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +60,9 @@ if TYPE_CHECKING:
     from great_expectations.expectations.expectation import Expectation
 
 RESULT_FILE = "result.json"
+# Above this many checked columns, the columns without nulls share one expectation (see the
+# module docstring): GX takes about 50 ms per expectation, so 100 cost some 5 s.
+PER_COLUMN_LIMIT = 100
 # Our severities as GX's own (`Expectation.severity`).
 GX_SEVERITY = {"fail": "critical", "warn": "warning"}
 
@@ -66,7 +80,8 @@ class NullCheckResult:
         success: True when every expectation of the suite was met (the null checks with
             their `mostly`, the declared ones whatever their severity).
         null_counts: Every checked column mapped to its number of nulls, NaN included, as
-            Great Expectations counted them (0 when clean).
+            Great Expectations counts them (pandas' `isna`, on the frame GX validates; 0
+            when clean).
         result_path: `<output_dir>/result.json`, the GX validation result as JSON.
         outcomes: What GX found for each declared expectation, in the config's order.
     """
@@ -161,35 +176,105 @@ def check_nulls_in_batches(
     named = [name for entry in expectations for name in _named_columns(entry.kwargs)]
     # What GX sees: the checked columns and those the expectations name (a missing one is
     # GX's to report, as the failure of that expectation).
-    converted = list(dict.fromkeys([*checked, *(n for n in named if n in first.columns)]))
+    present = set(first.columns)
+    converted = list(dict.fromkeys([*checked, *(n for n in named if n in present)]))
     output_dir.mkdir(parents=True, exist_ok=True)
     results = []
     # Set before the first GX import: older GX 1.x releases read it then. 1.24 sends no
     # analytics and ignores it; `analytics_enabled=False` below says the same in config.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    counts = dict.fromkeys(checked, 0)
+    grouped: Grouped | None = None
     with _current_context(_context_config()) as context:
-        suite = [
-            *_null_expectations(checked, max_drop_fraction=max_drop_fraction),
-            *_declared(expectations, dataset=dataset),
-        ]
-        checkpoint = _checkpoint(context, suite, dataset=dataset)
+        checkpoint = None
         for frame in itertools.chain([first], remaining):
             # The only polars -> pandas conversion in the project (see the module docstring).
             pdf = frame.select(converted).to_pandas()
+            # Nulls as GX counts them (pandas' isna: NaN too), every column in one pass.
+            nulls = pdf[checked].isna()
+            for column, count in zip(checked, nulls.sum().tolist(), strict=True):
+                counts[column] += int(count)
+            if checkpoint is None:
+                # The suite is fixed by the first batch (all of an in-memory table).
+                grouped = group_columns(checked, counts, taken=[*converted, *named])
+                suite = [
+                    *_null_expectations(
+                        grouped.one_by_one if grouped else checked,
+                        max_drop_fraction=max_drop_fraction,
+                    ),
+                    *_grouped_expectation(grouped, max_drop_fraction=max_drop_fraction),
+                    *_declared(expectations, dataset=dataset),
+                ]
+                checkpoint = _checkpoint(context, suite, dataset=dataset)
+            if grouped is not None:
+                pdf[grouped.name] = (
+                    nulls[list(grouped.together)].any(axis=1).map({True: None, False: True})
+                )
+            del nulls
             checkpoint_result = checkpoint.run(batch_parameters={"dataframe": pdf})
             del pdf
             # One validation definition, so one validation result.
             (validation,) = checkpoint_result.run_results.values()
             # Through JSON: numpy scalars become numbers, as in result.json.
             results.append(json.loads(json.dumps(validation.to_json_dict())))
-    written = combine_batches(results)
+    written = _list_grouped(combine_batches(results), grouped)
     result_path = output_dir / RESULT_FILE
     result_path.write_text(json.dumps(written, indent=2), encoding="utf-8")
     return NullCheckResult(
         success=bool(written["success"]),
-        null_counts=_null_counts(written, columns=checked, dataset=dataset),
+        null_counts=_null_counts(written, counts=counts, dataset=dataset),
         result_path=result_path,
         outcomes=outcomes(written),
+    )
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """How a wide table's null check is split between GX expectations.
+
+    Attributes:
+        one_by_one: The columns that get one `ExpectColumnValuesToNotBeNull` each.
+        together: The columns that share one, on the added column `name`.
+        name: The column added to GX's frame: null in a row with a null in any of `together`.
+    """
+
+    one_by_one: tuple[str, ...]
+    together: tuple[str, ...]
+    name: str
+
+
+def group_columns(
+    columns: Sequence[str],
+    null_counts: Mapping[str, int],
+    /,
+    *,
+    taken: Iterable[str] = (),
+    limit: int | None = None,
+) -> Grouped | None:
+    """Which checked columns get an expectation each, and which share one; None when there
+    are at most `limit` columns (each gets its own, as GX users expect).
+
+    Args:
+        columns: The checked columns, in order.
+        null_counts: Their nulls (in the first batch, for a streamed table).
+        taken: Column names the added column must not take (those GX gets).
+        limit: At most this many columns get an expectation each: those with nulls, the
+            most first (None: `PER_COLUMN_LIMIT`).
+    """
+    limit = PER_COLUMN_LIMIT if limit is None else limit
+    if len(columns) <= limit:
+        return None
+    with_nulls = sorted((c for c in columns if null_counts.get(c)), key=lambda c: -null_counts[c])
+    alone = set(with_nulls[:limit])
+    together = tuple(column for column in columns if column not in alone)
+    name = f"(any of the other {len(together):,} checked columns)"
+    used = set(taken)
+    while name in used:  # a column of the data may be named so: never overwrite it
+        name = f"({name})"
+    return Grouped(
+        one_by_one=tuple(column for column in columns if column in alone),
+        together=together,
+        name=name,
     )
 
 
@@ -209,7 +294,8 @@ def _checked_columns(frame: pl.DataFrame, *, columns: Sequence[str], dataset: st
             f" names, got {columns!r}"
         )
         raise ConfigError(msg)
-    missing = [column for column in columns if column not in frame.columns]
+    present = set(frame.columns)  # `frame.columns` is a new list on each access
+    missing = [column for column in columns if column not in present]
     if missing:
         msg = (
             f"{dataset!r} has no column(s) {missing} to check for nulls;"
@@ -294,6 +380,51 @@ def _null_expectations(columns: list[str], *, max_drop_fraction: float | None) -
     ]
 
 
+def _grouped_expectation(
+    grouped: Grouped | None, *, max_drop_fraction: float | None
+) -> list[Expectation]:
+    import great_expectations as gx
+
+    if grouped is None:
+        return []
+    # The columns are listed in result.json (`_list_grouped`), not in the meta GX carries:
+    # GX copies an expectation's configuration dozens of times while validating it.
+    meta = {"added_by": NULL_CHECK}
+    note = (
+        f"One expectation for {len(grouped.together):,} checked columns (one each would take "
+        "Great Expectations about 50 ms per column): this column is not in the data; a row "
+        "is null here when it holds a null (or NaN) in any of them, as listed in this "
+        "expectation's meta.columns."
+    )
+    if max_drop_fraction is None:
+        return [
+            gx.expectations.ExpectColumnValuesToNotBeNull(
+                column=grouped.name, meta=meta, notes=note
+            )
+        ]
+    note += (
+        " validation.null_policy: drop removes those rows; this passes while at most "
+        f"{max_drop_fraction:.1%} of the rows read have one (validation.max_drop_fraction)."
+    )
+    return [
+        gx.expectations.ExpectColumnValuesToNotBeNull(
+            column=grouped.name, mostly=1 - max_drop_fraction, meta=meta, notes=note
+        )
+    ]
+
+
+def _list_grouped(result: dict[str, Any], grouped: Grouped | None) -> dict[str, Any]:
+    """The validation result with the shared expectation's columns in its meta.columns."""
+    if grouped is None:
+        return result
+    for item in result["results"]:
+        config = item["expectation_config"]
+        meta = config.get("meta") or {}
+        if meta.get("added_by") == NULL_CHECK and config["kwargs"].get("column") == grouped.name:
+            config["meta"] = {**meta, "columns": list(grouped.together)}
+    return result
+
+
 def _declared(expectations: Sequence[Declared], *, dataset: str) -> list[Expectation]:
     import great_expectations as gx
     from great_expectations.compatibility.pydantic import ValidationError
@@ -350,22 +481,18 @@ def _checkpoint(
     )
 
 
-def _null_counts(result: dict[str, Any], *, columns: list[str], dataset: str) -> dict[str, int]:
-    # Read back from GX rather than recounted in polars, so the counts are the ones in
-    # result.json and the Data Docs (NaN included).
-    counts: dict[str, int] = {}
+def _null_counts(result: dict[str, Any], *, counts: dict[str, int], dataset: str) -> dict[str, int]:
+    # The counts are pandas' (GX's own test, on the same frame); an expectation that raised
+    # inside GX has no count, and exception_info says why.
     for expectation in result["results"]:
         config = expectation["expectation_config"]
         if (config.get("meta") or {}).get("added_by") != NULL_CHECK:
             continue
-        column = config["kwargs"]["column"]
-        count = (expectation.get("result") or {}).get("unexpected_count")
-        if count is None:  # the expectation raised inside GX; exception_info says why
+        if (expectation.get("result") or {}).get("unexpected_count") is None:
+            column = config["kwargs"]["column"]
             msg = (
                 f"Great Expectations could not count the nulls in column {column!r} of"
                 f" {dataset!r}: {expectation.get('exception_info')}"
             )
             raise RuntimeError(msg)
-        counts[column] = int(count)
-    # In the order the columns were given (GX orders its results its own way).
-    return {column: counts[column] for column in columns}
+    return dict(counts)

@@ -13,7 +13,13 @@ from tasks.core.columns import Columns
 from tasks.core.contract import Checked
 from tasks.core.frames import batches, sink_parquet
 from tasks.core.tables import reading
-from validations.drops import NullDrop, check_classes_left, check_drop_fraction, tolerated_nulls
+from validations.drops import (
+    NullDrop,
+    check_classes_left,
+    check_drop_fraction,
+    columns_with_nulls,
+    tolerated_nulls,
+)
 from validations.expectations import Declared, check_outcomes
 from validations.null_check import NullCheckResult, check_nulls, check_nulls_in_batches
 
@@ -60,7 +66,8 @@ def validate_table(
         raise _nulls_found(with_nulls, result)
     check_outcomes(result.outcomes, dataset=dataset)
     if with_nulls:
-        kept = frame.filter(~pl.any_horizontal(_missing(frame.schema, name) for name in with_nulls))
+        schema = frame.schema  # built on each access: once, not once per column
+        kept = frame.filter(~pl.any_horizontal(_missing(schema, name) for name in with_nulls))
         rows_dropped = frame.height - kept.height
         if kept.is_empty():
             raise _nothing_left(frame.height, with_nulls)
@@ -183,7 +190,7 @@ def _summed(label_counts: list[pl.DataFrame], label: str) -> dict[object, int]:
 
 
 def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> ValidationFailed:
-    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    listed = columns_with_nulls(with_nulls)
     return ValidationFailed(
         f"null values in {listed}; fix the data or set validation.null_policy: drop "
         f"(details in {result.result_path.name} and the dataset's Data Docs)"
@@ -191,7 +198,7 @@ def _nulls_found(with_nulls: dict[str, int], result: NullCheckResult) -> Validat
 
 
 def _nothing_left(rows: int, with_nulls: dict[str, int]) -> DataError:
-    listed = ", ".join(f"'{name}' ({count})" for name, count in with_nulls.items())
+    listed = columns_with_nulls(with_nulls)
     return DataError(
         f"every one of the {rows} rows has a null in a used column ({listed}), "
         "so validation.null_policy: drop leaves nothing; fix the data or leave the "
@@ -214,7 +221,8 @@ def _missing(schema: pl.Schema, name: str) -> pl.Expr:
 
 def _infinite_counts(frame: pl.DataFrame, columns: Columns) -> dict[str, int]:
     """Infinite values per float feature column, for the columns that hold any."""
-    floats = [name for name in columns.features if frame.schema[name].is_float()]
+    schema = frame.schema  # built on each access: once, not once per column
+    floats = [name for name in columns.features if schema[name].is_float()]
     if not floats:
         return {}
     found = frame.select(pl.col(name).is_infinite().sum() for name in floats).row(0)

@@ -431,7 +431,8 @@ def check_named_columns(
         raise ValueError(str(exc)) from None
     if names is None:
         return
+    present = set(names)  # a list's `in` is a scan: quadratic for thousands of features
     for role, value in named.items():
         for column in [value] if isinstance(value, str) else value or []:
-            if column not in names:
+            if column not in present:
                 raise ValueError(str(missing_column(column, role, names, source)))

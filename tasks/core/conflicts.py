@@ -46,8 +46,10 @@ def table_identity(frame: pl.DataFrame, features: Iterable[str], /) -> pl.Series
     categories are numbered differently still agree.
     """
     values = []
+    # `frame.schema` builds the whole schema on each access: once, not once per column.
+    schema = frame.schema
     for name in features:
-        dtype = frame.schema[name]
+        dtype = schema[name]
         if dtype == pl.Categorical or isinstance(dtype, pl.Enum):
             values.append(pl.col(name).cast(pl.String))
         elif dtype.is_float():

@@ -310,21 +310,24 @@ def select_columns(
     """
     schema = frame.collect_schema()
     names = schema.names()
+    # Sets for the membership tests: a list's is a scan, quadratic on thousands of columns.
+    present = set(names)
     named = [("label", label), ("id_column", id_column), ("group_column", group_column)]
     named += [("ignored_columns", name) for name in ignored]
     for role, name in named:
-        if name is not None and name not in names:
+        if name is not None and name not in present:
             raise missing_column(name, role, names, source)
     special = {label, id_column, group_column, *ignored} - {None}
     if features is None:
         chosen = [name for name in names if name not in special]
     else:
         for name in features:
-            if name not in names:
+            if name not in present:
                 raise missing_column(name, "features", names, source)
         chosen = [name for name in features if name not in special]
+    kept = set(chosen)
     for name in categorical:
-        if name not in chosen:
+        if name not in kept:
             raise not_a_feature(name, "categorical_columns", chosen)
     columns = Columns(
         label=label,

@@ -40,6 +40,8 @@ PSI_FLOOR = 1e-4
 # Measured values are rounded so a value that is its threshold on paper (0.6 - 0.5 is
 # 0.09999999999999998 in floating point) compares as equal to it.
 DIGITS = 12
+# Rows of the report's (and the artifact's) table of findings; the others are counted.
+SHOWN_FINDINGS = 20
 
 
 @dataclass(frozen=True)
@@ -416,9 +418,14 @@ def render_drift(drift: Drift, /) -> str:
         else None
         for check in ("null_rate", "distribution")
     }
+    # `fail` findings first; a wide table may drift in thousands of columns, and manifest.json
+    # keeps every finding.
+    ranked = sorted(drift.findings, key=lambda finding: finding.severity != "fail")
     return render(
         TEMPLATE,
         drift=drift,
+        findings=ranked[:SHOWN_FINDINGS],
+        more=max(0, len(ranked) - SHOWN_FINDINGS),
         row_count=measured.get("row_count"),
         class_priors=measured.get("class_priors"),
         largest=largest,

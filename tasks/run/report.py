@@ -15,6 +15,9 @@ from tasks.core.columns import SPLITS
 from tasks.core.markdown import render
 
 CHART_FILE = "balance.png"
+# Rows of the report's null table: a table of thousands of columns may have nulls in most of
+# them; manifest.json (validation.null_counts) and the Data Docs have every column.
+SHOWN_NULL_COLUMNS = 20
 BAR_WIDTH = 24
 TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
 # Manifest keys of the shared null check; the rest of `validation` is the modality's findings.
@@ -50,8 +53,9 @@ def count_rows(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def null_rows(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The null check by column: each column with nulls (most first) with its count and its
-    share of the rows read, how many columns were checked, and the rows the policy dropped."""
+    """The null check by column: the columns with nulls (most first, at most
+    `SHOWN_NULL_COLUMNS`; `more` counts the others) with their counts and shares of the rows
+    read, how many columns were checked, and the rows the policy dropped."""
     validation = manifest["validation"]
     read = manifest["rows"]["read"]
     with_nulls = sorted(
@@ -62,8 +66,9 @@ def null_rows(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "columns": [
             {"name": name, "nulls": count, "share": count / read if read else 0.0}
-            for name, count in with_nulls
+            for name, count in with_nulls[:SHOWN_NULL_COLUMNS]
         ],
+        "more": max(0, len(with_nulls) - SHOWN_NULL_COLUMNS),
         "checked": len(validation["null_counts"]),
         "rows_read": read,
         "policy": validation["null_policy"],

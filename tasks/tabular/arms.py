@@ -141,10 +141,10 @@ def _fold_sampler(
     seed: int,
 ):
     """A factory of the sampler for one fold's training labels (k lowered to what they allow)."""
-    features = list(columns.features)
+    at = {name: index for index, name in reversed(list(enumerate(columns.features)))}
 
     def _positions_of(names: list[str]) -> list[int]:
-        return [features.index(name) for name in names]
+        return [at[name] for name in names]
 
     def make(labels: np.ndarray) -> Any:
         prepared = prepare_sampler(
@@ -201,7 +201,8 @@ class OneHotSampler:
         return self
 
     def fit_resample(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        numeric = [index for index in range(x.shape[1]) if index not in self.categorical]
+        categorical = set(self.categorical)
+        numeric = [index for index in range(x.shape[1]) if index not in categorical]
         encoded = pl.DataFrame(
             {str(index): x[:, index].astype(str) for index in self.categorical}
         ).to_dummies()

@@ -74,10 +74,9 @@ def check_numbers_stored_as_text(
         DataError: naming the column, the first stray value and its row.
     """
     schema = frame.collect_schema()
+    categorical = set(columns.categorical)
     text = [
-        name
-        for name in columns.features
-        if schema[name] == pl.String and name not in columns.categorical
+        name for name in columns.features if schema[name] == pl.String and name not in categorical
     ]
     if not text:
         return

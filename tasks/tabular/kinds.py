@@ -76,11 +76,12 @@ def kind_notes(train: pl.DataFrame, numeric: Sequence[str], /, *, sampler: str) 
     if not numeric or train.height == 0:
         return []
     figures = []
+    schema = train.schema  # built on each access: once, not once per column
     for position, name in enumerate(numeric):
         values = pl.col(name)
         whole = (
             pl.lit(True)
-            if train.schema[name].is_integer()
+            if schema[name].is_integer()
             else (values.cast(pl.Float64) == values.cast(pl.Float64).round(0)).all()
         )
         figures += [values.n_unique().alias(f"distinct{position}"), whole.alias(f"whole{position}")]

@@ -222,9 +222,11 @@ def _synthetic_frame(
         msg = f"{name} returned encoded features that cannot be mapped back to columns"
         raise SamplerError(msg)
     values = {}
+    # Looked up once: `train.schema` is built on each access, and `numeric` is a list.
+    schema, numeric = train.schema, set(numeric)
     for index, column in enumerate(columns.features):
         raw = resampled_x[synthetic_rows, index]
-        dtype = train.schema[column]
+        dtype = schema[column]
         if column in numeric:
             series = pl.Series(column, raw.astype(np.float64, copy=False))
             series = series.round(0) if dtype.is_integer() else series
@@ -234,7 +236,7 @@ def _synthetic_frame(
         else:
             values[column] = pl.Series(column, raw.tolist(), dtype=pl.String).cast(dtype)
     values[columns.label] = pl.Series(
-        columns.label, resampled_y[synthetic_rows].tolist(), dtype=train.schema[columns.label]
+        columns.label, resampled_y[synthetic_rows].tolist(), dtype=schema[columns.label]
     )
     return pl.DataFrame(values).with_columns(pl.lit(True).alias(SYNTHETIC))
 

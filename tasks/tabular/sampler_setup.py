@@ -86,11 +86,13 @@ def are_names(categorical_features: Any) -> bool:
 
 def positions(names: list[Any], features: tuple[str, ...]) -> list[int]:
     positions = []
+    # A dict, not `features.index`: a scan per name is quadratic on thousands of columns.
+    at = {feature: index for index, feature in reversed(list(enumerate(features)))}
     for name in names:
         if isinstance(name, int):
             positions.append(name)
-        elif name in features:
-            positions.append(features.index(name))
+        elif name in at:
+            positions.append(at[name])
         else:
             msg = (
                 f"rebalance.params.categorical_features names '{name}', which is not a "
@@ -105,6 +107,7 @@ def object_matrix(frame: pl.DataFrame, features: tuple[str, ...], numeric: list[
     if len(numeric) == len(features):
         return frame.select(features).cast(pl.Float64).to_numpy()
     matrix = np.empty((frame.height, len(features)), dtype=object)
+    numeric = set(numeric)  # a list's `in` is a scan per column
     for index, name in enumerate(features):
         column = frame[name]
         if name in numeric:

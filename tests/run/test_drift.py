@@ -11,7 +11,9 @@ from rebalance.config.common import DriftConfig
 from tasks.core.columns import Columns
 from tasks.run import profile as profiles
 from tasks.run.drift import (
+    SHOWN_FINDINGS,
     Drift,
+    Finding,
     compare_profiles,
     drift_since_latest,
     psi,
@@ -352,3 +354,33 @@ def test_the_report_section_lists_each_finding_in_one_table_row_and_the_largest_
     assert "null rates: largest change 0.2, in column <code>x</code>" in html
     assert "relative change 0.6" in html
     assert "class 'b'" in html
+
+
+def test_the_drift_table_of_a_wide_table_shows_the_failures_first_and_counts_the_rest():
+    findings = tuple(
+        Finding(
+            check="distribution",
+            column=f"c{i}",
+            subject=f"column 'c{i}'",
+            severity="fail" if i % 10 == 9 else "warn",
+            before="-",
+            now="-",
+            message=f"c{i} moved",
+            value=0.5,
+            threshold=0.2,
+        )
+        for i in range(30)
+    )
+    drift = Drift(baseline="run-1", note="compared with run-1", findings=findings)
+
+    rows = [line for line in render_drift(drift).splitlines() if line.startswith("| `drift.")]
+
+    assert len(rows) == SHOWN_FINDINGS
+    # c9, c19 and c29 fail: first, then the warnings in their order.
+    assert [row.split(" | ")[1] for row in rows[:4]] == [
+        "column 'c9'",
+        "column 'c19'",
+        "column 'c29'",
+        "column 'c0'",
+    ]
+    assert f"And {30 - SHOWN_FINDINGS} more findings" in render_drift(drift)

@@ -5,7 +5,7 @@ from markdown_it import MarkdownIt
 from tasks.core.conflicts import Conflicts
 from tasks.core.markdown import render
 from tasks.run.class_weights import class_weights
-from tasks.run.report import render_markdown
+from tasks.run.report import SHOWN_NULL_COLUMNS, render_markdown
 from tasks.text.paraphrase import Candidate, ClassStats, Source
 from tasks.text.rebalance import EDA_LABEL, EdaFacts, ParaphraseFacts, _report_section
 from validations.images import TEMPLATE as IMAGE_CHECKS
@@ -146,6 +146,19 @@ def test_the_report_lists_the_nulls_of_each_column_and_the_rows_the_policy_dropp
         "columns are null, so the counts above can add up to more."
     ) in section
     assert "a\\|b" not in section  # a column without nulls is not listed
+
+
+def test_a_wide_tables_null_table_lists_the_columns_with_most_nulls_and_counts_the_rest():
+    null_counts = {f"c{i:04d}": 1 + i % 7 for i in range(3_000)} | {"label": 0}
+    manifest = _manifest(null_counts=null_counts, dropped=30)
+
+    section = _section(render_markdown(manifest), "Nulls by column")
+
+    rows = [line for line in section.splitlines() if line.startswith("| c0")]
+    assert len(rows) == SHOWN_NULL_COLUMNS
+    # Most nulls first (7 each: c0006, c0013, ...), in the columns' order among equals.
+    assert rows[:2] == ["| c0006 | 7 | 40 | 17.5% |", "| c0013 | 7 | 40 | 17.5% |"]
+    assert f"And {3_000 - SHOWN_NULL_COLUMNS} more columns with fewer nulls" in section
 
 
 def test_a_run_without_nulls_says_so_in_one_line():
