@@ -292,7 +292,7 @@ def evaluate_arms(
         )
     # The pilot, the first fold of every arm and model, shows what the budget allows: if
     # not even one repeat fits, fewer rows (it runs again on them); the repeats stop later.
-    first = run.pilot(rows)
+    first = run.pilot(rows, time_left=time_budget_seconds - (time.perf_counter() - started))
     left = time_budget_seconds - (time.perf_counter() - started)
     fraction = left / (max(first.seconds, 1e-6) * splits)
     if fraction < SHRINK_BELOW and len(rows) > MIN_ROWS:
@@ -304,7 +304,7 @@ def evaluate_arms(
             f"{time_budget_seconds:g} s budget (the first fold took {first.seconds:.1f} s)"
         )
         subsampled = f"{subsampled}; then {shrunk}" if subsampled else shrunk
-        first = run.pilot(rows)
+        first = run.pilot(rows, time_left=time_budget_seconds - (time.perf_counter() - started))
     scores, repeats_run = run.repeats(first, deadline=started + time_budget_seconds)
     if repeats_run < n_repeats:
         notes.append(
@@ -313,7 +313,7 @@ def evaluate_arms(
         )
     notes.extend(run.notes())
     return Evaluation(
-        **common,
+        **common | {"models": run.models},
         results=run.results(scores, repeats=repeats_run),
         classes=_class_counts(y[rows]),
         minority=str(minority),
@@ -482,16 +482,22 @@ class _Run:
         self.folds: list[tuple[np.ndarray, np.ndarray]] = []
         self.failed: dict[str, str] = {}
         self.unconverged = 0
+        # Models whose one repeat cannot fit the budget (a wide table's boosted trees), and
+        # the seconds of each model's last fit, which tell.
+        self.left_out: dict[str, str] = {}
+        self.fit_seconds: dict[str, float] = {}
 
-    def pilot(self, rows: np.ndarray, /) -> _Pilot:
+    def pilot(self, rows: np.ndarray, /, *, time_left: float) -> _Pilot:
         """Make the folds of these rows and run the first; an arm failed there stays failed
-        only if these rows are kept (a new pilot forgets it)."""
+        only if these rows are kept (a new pilot forgets it). A model after the first whose
+        baseline fit shows that one repeat would take more than `time_left` is left out
+        before its other arms are fitted."""
         self.folds = _folds(
             self.y, rows, n_splits=self.n_splits, n_repeats=self.n_repeats, seed=self.seed
         )
         self.failed = {}
         started = time.perf_counter()
-        scores = self.fold(*self.folds[0], index=0)
+        scores = self.fold(*self.folds[0], index=0, time_left=time_left)
         return _Pilot(scores, time.perf_counter() - started)
 
     def repeats(self, first: _Pilot, /, *, deadline: float) -> tuple[list[dict], int]:
@@ -510,8 +516,11 @@ class _Run:
             took[-1] += time.perf_counter() - started
         return scores, self.n_repeats
 
-    def fold(self, train: np.ndarray, test: np.ndarray, /, *, index: int) -> dict:
-        """(arm, model) → the fold's scores, for every arm that has not failed."""
+    def fold(
+        self, train: np.ndarray, test: np.ndarray, /, *, index: int, time_left: float | None = None
+    ) -> dict:
+        """(arm, model) → the fold's scores, for every arm that has not failed; with
+        `time_left`, the models too slow for it are left out after the baseline's fits."""
         from sklearn.exceptions import ConvergenceWarning
 
         found: dict[tuple[str, str], dict[str, float]] = {}
@@ -522,10 +531,15 @@ class _Run:
                     continue
                 try:
                     for model in self.models:
+                        began = time.perf_counter()
                         found[arm.name, model] = self._fit_and_score(arm, model, train, test)
+                        self.fit_seconds[model] = time.perf_counter() - began
                 except Exception as exc:  # a sampler that cannot run here fails its arm only
                     self.failed[arm.name] = f"fold {index + 1}: {_one_line(exc)}"
                     for model in self.models:
+                        found.pop((arm.name, model), None)
+                if time_left is not None and arm is self.arms[0]:
+                    for model in self._too_slow(time_left):
                         found.pop((arm.name, model), None)
         self.unconverged += sum(issubclass(item.category, ConvergenceWarning) for item in caught)
         return found
@@ -551,14 +565,36 @@ class _Run:
         proba = estimator.predict_proba(self.x[test])
         return score(self.y[test], proba, estimator.classes_, minority=self.minority)
 
+    def _too_slow(self, time_left: float) -> list[str]:
+        """Leave out the models after the first whose one repeat (every arm on every fold,
+        at their baseline fit's pace) would not fit `time_left`; the first model always
+        stays, as the first repeat always runs."""
+        fits = len(self.arms) * self.n_splits
+        slow = [
+            model
+            for model in self.models[1:]
+            if self.fit_seconds.get(model, 0.0) * fits > time_left
+        ]
+        for model in slow:
+            seconds = self.fit_seconds[model]
+            self.left_out[model] = (
+                f"{MODEL_TITLES.get(model, model)} left out: one fit took {seconds:.1f} s, so "
+                f"one repeat ({len(self.arms)} arms × {self.n_splits} folds, ~{seconds * fits:.0f}"
+                f" s) would not fit the {time_left:.0f} s left of the budget; raise "
+                "evaluate.time_budget_seconds or choose evaluate.models"
+            )
+        self.models = tuple(model for model in self.models if model not in self.left_out)
+        return slow
+
     def notes(self) -> list[str]:
         """What the log and report should know about the fits."""
-        if not self.unconverged:
-            return []
-        return [
-            f"the logistic regression reached max_iter without converging in "
-            f"{self.unconverged} fits; its scores may be slightly low"
-        ]
+        notes = list(self.left_out.values())
+        if self.unconverged:
+            notes.append(
+                f"the logistic regression reached max_iter without converging in "
+                f"{self.unconverged} fits; its scores may be slightly low"
+            )
+        return notes
 
     def results(self, folds: list[dict], *, repeats: int) -> tuple[ArmResult, ...]:
         """Per model and arm: the per-fold scores and the verdict against the baseline."""

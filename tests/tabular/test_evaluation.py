@@ -326,3 +326,38 @@ def test_pick_refuses_a_candidate_that_was_not_evaluated():
 
     with pytest.raises(ConfigError, match="candidate 'SMOTE' was not evaluated"):
         pick(evaluation, candidates=[BASELINE, "SMOTE"])
+
+
+def test_a_model_whose_one_repeat_cannot_fit_the_budget_is_left_out_after_one_fit():
+    # 200 columns: the boosted trees' fit grows with the columns (a wide table's), and a
+    # budget already spent leaves no time for any repeat of theirs.
+    x, y = make_classification(
+        n_samples=120, n_features=200, n_informative=5, weights=[0.8], random_state=0
+    )
+
+    evaluation = evaluate_arms(
+        x, y, arms=ARMS, numeric=range(200), categorical=[],
+        models=("logistic_regression", "gradient_boosting"),
+        time_budget_seconds=0.01, max_rows=1_000, seed=0,
+    )  # fmt: skip
+
+    assert evaluation.models == ("logistic_regression",)
+    assert {result.model for result in evaluation.results} == {"logistic_regression"}
+    assert evaluation.repeats_run == 1  # the first model's first repeat always runs
+    [left_out] = [note for note in evaluation.notes if "left out" in note]
+    assert left_out.startswith("gradient boosting left out: one fit took ")
+    assert f"one repeat ({len(ARMS)} arms × 5 folds" in left_out
+    assert evaluation.as_manifest()["models"] == ["logistic_regression"]
+
+
+def test_the_first_model_is_kept_however_slow_and_a_fast_second_one_too():
+    x, y = _table(300)
+
+    evaluation = evaluate_arms(
+        x, y, arms=ARMS, numeric=range(4), categorical=[],
+        models=("gradient_boosting", "logistic_regression"),
+        time_budget_seconds=600, max_rows=1_000, seed=0, n_repeats=1,
+    )  # fmt: skip
+
+    assert evaluation.models == ("gradient_boosting", "logistic_regression")
+    assert not [note for note in evaluation.notes if "left out" in note]
