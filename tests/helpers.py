@@ -128,3 +128,22 @@ def table_validations(columns):
         )
 
     return pytest.mark.parametrize("validate", [in_memory, streamed], ids=["memory", "streamed"])
+
+
+def prefect_console_to_this_stderr() -> None:
+    """Point Prefect's console handlers at the current `sys.stderr`.
+
+    Prefect binds them to the stream of the moment it configured logging; in a test session
+    that may be an earlier test's capture, closed since ("--- Logging error ---" and a
+    traceback on every line). Call it where `capsys` is active, before the CLI runs in-process.
+    """
+    import logging
+    import sys
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            # Not setStream: it flushes the old stream, which may be closed.
+            handler.stream = sys.stderr
+            handler.console.file = sys.stderr

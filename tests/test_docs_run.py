@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from rebalance.cli import main
+from tests.helpers import prefect_console_to_this_stderr
 from tests.test_docs import COMMANDS, ROOT, _words
 
 pytestmark = [pytest.mark.slow, pytest.mark.flow]
@@ -100,10 +101,18 @@ def _run_rebalance(
         for name, value in env.items():
             scoped.setenv(name, value)
         faults._fired.clear()
+        latest_before = _latest(dataset_dir) if (dataset_dir / "latest").exists() else None
+        prefect_console_to_this_stderr()
         status = main(args)
     out, err = capsys.readouterr()
     assert status == 0, err[-2000:]
-    if args[0] == "run":
+    if args[0] == "run" and "--no-publish" in args:
+        # A trial: its own folder under trials/, `latest` left where it was.
+        folder = Path(out.strip().splitlines()[-1])
+        assert folder.resolve().parent == (dataset_dir / "trials").resolve()
+        assert (folder / "manifest.json").is_file()
+        assert _latest(dataset_dir) == latest_before
+    elif args[0] == "run":
         folder = Path(out.strip().splitlines()[-1])
         assert folder.resolve().parent == dataset_dir.resolve()
         assert (folder / "manifest.json").is_file()

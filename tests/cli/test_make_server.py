@@ -27,7 +27,9 @@ with TestClient(create_ui_app(ephemeral=False)) as client:
 def _server_command(port: int) -> list[str]:
     # STAMP=Makefile: the install step counts as done, so only the server's line is printed.
     done = subprocess.run(
-        ["make", "-n", "server", f"PREFECT_PORT={port}", "STAMP=Makefile"],
+        # --no-print-directory: under another make (`make test`) make -n prints
+        # "Entering directory" lines too.
+        ["make", "-n", "--no-print-directory", "server", f"PREFECT_PORT={port}", "STAMP=Makefile"],
         cwd=ROOT,
         capture_output=True,
         text=True,
