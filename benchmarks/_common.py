@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def full() -> bool:
+    """`BENCH_FULL=1`: the long sizes `make bench` leaves out to stay under 20 minutes."""
+    return os.environ.get("BENCH_FULL", "") == "1"
+
+
 def machine() -> str:
     """One line: CPU count, memory, load averages, Python and platform."""
     cores = os.cpu_count()

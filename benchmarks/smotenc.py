@@ -1,7 +1,7 @@
 """SMOTENC: our vectorised subclass against imbalanced-learn's, same data, same seed.
 
-    python benchmarks/smotenc.py [--sizes 100000,1000000] [--rounds 3] [--rounds-large 1]
-    python benchmarks/smotenc.py --sizes 100000      # skips 1,000,000 rows (~3 min here)
+    python benchmarks/smotenc.py [--sizes 100000] [--rounds 3] [--rounds-large 1]
+    BENCH_FULL=1 python benchmarks/smotenc.py        # 100,000 and 1,000,000 rows (~3 min here)
     python benchmarks/smotenc.py --ours-only         # ours alone: its time and its parts
 
 Data per size: 5 numeric columns and 3 categorical ones (4 strings, 12 strings, a bool),
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _common import machine, spread  # noqa: E402
+from _common import full, machine, spread  # noqa: E402
 
 SEED = 0
 MINORITY = 0.03
@@ -105,7 +105,11 @@ def main() -> None:
     from tasks.tabular.vectorised_smote import VectorisedSMOTENC
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=f"100000,{LARGE}", help="comma-separated row counts")
+    parser.add_argument(
+        "--sizes",
+        default=f"100000,{LARGE}" if full() else "100000",
+        help="comma-separated row counts (default 100000; with BENCH_FULL=1 also 1000000)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rounds-large", type=int, default=1)
     parser.add_argument(
