@@ -265,8 +265,18 @@ def main() -> None:
         ("two threads / two-process bare loop", "threads2", "bare2", None),
         ("ours, two processes / one worker", "dask2", "ours", None),
     ):
-        goal = f" (goal >= {target})" if target else ""
-        print(f"{what + ':':38s} {median[top] / median[bottom]:.2f}x{goal}")
+        # Each round's pair ran back to back, so its ratio saw one load; the median of those
+        # ratios is steadier on a shared machine than the ratio of the two medians.
+        paired = sorted(b / a for a, b in zip(times[top], times[bottom], strict=True))
+        verdict = ""
+        if target:
+            met = "met" if statistics.median(paired) >= target else "missed"
+            verdict = f", goal >= {target}: {met}"
+        print(
+            f"{what + ':':38s} {median[top] / median[bottom]:.2f}x of the medians; "
+            f"round by round median {statistics.median(paired):.2f}x "
+            f"({paired[0]:.2f}-{paired[-1]:.2f}){verdict}"
+        )
     if not same:
         raise SystemExit("ours wrote different bytes on different runners")
 
