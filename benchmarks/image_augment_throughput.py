@@ -225,8 +225,10 @@ def main() -> None:
         }
         times: dict[str, list[float]] = {name: [] for name in runs}
         hashes: dict[str, object] = {}
-        for _ in range(args.rounds):
-            for name, run in runs.items():
+        for round_ in range(args.rounds):
+            # Every other round runs backwards, so neither side of a pair always goes first.
+            order = list(runs.items()) if round_ % 2 == 0 else list(runs.items())[::-1]
+            for name, run in order:
                 elapsed, hashes[name] = timed(run, scratch)
                 times[name].append(elapsed)
         client.close()
