@@ -54,7 +54,7 @@ _MIN_GROUP_ROWS = 64
 _ERROR_SAFETY = 4.0
 
 
-def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
+def draw_samples(random_state, nns: np.ndarray, n_samples: int):
     """BaseSMOTE._make_samples' two draws, in the same order, from a fresh generator:
     each new sample's row, which of its neighbours, and the step towards it."""
     random_state = check_random_state(random_state)
@@ -103,7 +103,7 @@ class VectorisedSMOTE(SMOTE):
             X_class = _safe_indexing(X, target_class_indices)
             self.nn_k_.fit(X_class)
             nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
-            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
+            rows, cols, steps = draw_samples(self.random_state, nns, n_samples)
             for start in range(0, n_samples, _SMOTE_BLOCK_ROWS):
                 block = slice(start, start + _SMOTE_BLOCK_ROWS)
                 new = X_resampled[
@@ -180,7 +180,7 @@ class VectorisedSMOTENC(SMOTENC):
             nns, _ = _class_neighbours(self.nn_k_, X_class, n_continuous=n_continuous)
             nns = nns[:, 1:]
 
-            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
+            rows, cols, steps = draw_samples(self.random_state, nns, n_samples)
 
             new_continuous.append(
                 _interpolated(continuous[target_class_indices], nns, rows, cols, steps)
