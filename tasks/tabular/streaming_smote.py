@@ -49,7 +49,7 @@ from tasks.core.conflicts import (
 from tasks.core.contract import Resampled
 from tasks.core.frames import batches, sink_parquet, write_parquet
 from tasks.tabular import samplers
-from tasks.tabular.kinds import feature_kinds
+from tasks.tabular.kinds import feature_kinds, kind_notes
 from tasks.tabular.memory_guard import (
     STREAMED_BLOCK_ROWS,
     refuse_streamed_if_too_large,
@@ -123,6 +123,8 @@ def resample_smote_streaming(
     note = fit_neighbours(estimator, labels)
     if note:
         notes.append(note)
+    if samplers.interpolates(name, estimator.get_params(deep=False)):
+        notes += kind_notes(train, numeric, sampler=name)
     strategy = _strategy(estimator, labels, name)
     sizes = class_counts(label_column)
     oversampled = [label for label, count in strategy.items() if count > 0]

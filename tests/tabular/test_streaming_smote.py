@@ -26,6 +26,7 @@ def _table(*, sizes=SIZES, categorical=0, numeric=3, seed=0) -> pl.DataFrame:
         part = {f"x{index}": rng.normal(shift, 1.0, size) for index in range(numeric)}
         if numeric:
             part["count"] = rng.integers(0, 50 + 10 * shift, size)
+            part["grade"] = rng.integers(1, 5, size)  # codes: a note when interpolated
         for index in range(categorical):
             part[f"c{index}"] = rng.choice(["p", "q", "r", "s"][: 2 + index + shift], size)
         part["label"] = [label] * size
@@ -88,6 +89,8 @@ def test_streamed_rows_equal_the_rows_in_memory(tmp_path, categorical, numeric, 
     assert written["is_synthetic"].sum() > 0
     assert streamed.params == in_memory.params
     assert streamed.conflicts == in_memory.conflicts
+    assert streamed.notes == in_memory.notes
+    assert any("'grade' looks categorical" in note for note in streamed.notes) == (numeric > 0)
 
 
 def test_a_class_of_few_rows_lowers_k_as_in_memory(tmp_path):
@@ -216,13 +219,13 @@ def test_the_streamed_path_holds_only_the_oversampled_classes(tmp_path, monkeypa
 def test_in_memory_refusal_points_to_streaming_when_streaming_fits(monkeypatch):
     frame = _table(sizes={"a": 20_000, "b": 60}, numeric=20)
     columns = _columns(frame)
-    in_memory = memory_guard.resample_bytes(20_060, 8 * 21, 19_940)
+    in_memory = memory_guard.resample_bytes(20_060, 8 * 22, 19_940)
     streamed = memory_guard.streamed_smote_estimate(
         "SMOTE",
         rows=20_060,
         oversampled_rows=60,
         new_rows=19_940,
-        n_numeric=21,
+        n_numeric=22,
         n_categorical=0,
         one_hot_columns=0,
         n_neighbors=6,
