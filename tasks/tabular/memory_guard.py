@@ -32,13 +32,14 @@ def resample_bytes(rows: int, row_bytes: int, new_rows: int) -> int:
     return row_bytes * (2 * rows + (rows + new_rows) + new_rows)
 
 
-# Bytes per training row of the streamed path: its label, and its (hash, label) pair twice
-# (the pairs and their distinct copy).
-STREAMED_ROW_BYTES = 8 + 2 * 16
+# Bytes per training row of the streamed path: its label and hash, and the hash again while
+# the batches' hashes are joined.
+STREAMED_ROW_BYTES = 8 + 2 * 8
 # Bytes per SMOTE draw held while blocks are written: the sample index, row, column, step.
 DRAW_BYTES = 4 * 8
-# Streamed SMOTE's new rows made, cast and written at once (20 float columns: 160 MiB a copy).
-STREAMED_BLOCK_ROWS = 1 << 20
+# Streamed SMOTE's new rows made, cast and written at once (20 float columns: 40 MiB a copy;
+# a block is held about four times while it is made and cast).
+STREAMED_BLOCK_ROWS = 1 << 18
 
 
 def streamed_smote_bytes(

@@ -43,7 +43,6 @@ from tasks.core.conflicts import (
     TABLE_IDENTITY,
     Conflicts,
     contradicting,
-    labelled_identities,
     table_identity,
 )
 from tasks.core.contract import Resampled
@@ -418,16 +417,20 @@ def _value_difference_tables(train: pl.LazyFrame, columns: Columns, estimator: A
 
 
 def _original_identities(train, label_column, holdout, columns, batch_rows) -> pl.DataFrame:
-    """`labelled_identities` of every training row (hashed a batch at a time) and `holdout`."""
+    """The (identity, label) pair of every training row (hashed a batch at a time) and
+    `holdout`'s: what `contradicting` compares with. Not made distinct, as
+    `labelled_identities` does (repeated pairs give the same answer there): its hash
+    table would hold every training row again."""
     features = train.select(columns.features)
     keys = [table_identity(batch, columns.features) for batch in batches(features, rows=batch_rows)]
-    own = labelled_identities(pl.concat(keys), label_column)
+    own = pl.DataFrame({IDENTITY: pl.concat(keys), LABEL: label_column})
+    del keys
     if holdout is None or holdout.is_empty():
         return own
     holdout = holdout.select(
         pl.col(IDENTITY).cast(own.schema[IDENTITY]), pl.col(LABEL).cast(own.schema[LABEL])
     )
-    return pl.concat([own, holdout]).unique(maintain_order=True)
+    return pl.concat([own, holdout])
 
 
 def _with_schema(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
