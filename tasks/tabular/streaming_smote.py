@@ -68,7 +68,8 @@ from tasks.tabular.sampler_setup import (
 # SMOTE's new rows made, cast and written at once.
 BLOCK_ROWS = STREAMED_BLOCK_ROWS
 
-# New rows of some classes (class -> count) with a random_state: synthetic frames, in order.
+# New rows of some classes (class -> count) with a random_state: synthetic frames, in order;
+# imblearn's ValueError or RuntimeError where it cannot make them.
 Generate = Callable[[Mapping[Any, int], int], Iterator[pl.DataFrame]]
 
 
@@ -162,7 +163,7 @@ def resample_smote_streaming(
             write_parquet(_with_schema(frame, schema), part)
             parts.append(part)
 
-        for block in generate(strategy, seed):
+        for block in _refused_as_sampler_errors(name, generate(strategy, seed)):
             bad = contradicting(
                 table_identity(block, columns.features), block[columns.label], originals=originals
             )
@@ -311,15 +312,12 @@ def _generator(name, estimator, subset, train, *, columns, numeric, categorical)
             fresh = clone(estimator).set_params(
                 sampling_strategy=targets, random_state=random_state
             )
-            try:
-                X_all, y_all = fresh.fit_resample(X, y)
-            except (ValueError, RuntimeError) as exc:
-                samplers.raise_sampler_failure(name, exc)
+            X_all, y_all = fresh.fit_resample(X, y)
             if y_all.size > y.size:
                 yield frame_of(X_all[y.size :], y_all[y.size :])
 
         return generate_smotenc
-    encoder, tables = _value_difference_tables(train, columns, estimator)
+    encoder, tables = _value_difference_tables(train, columns)
     X_encoded = encoder.transform(X)
 
     def generate_smoten(strategy, random_state):
@@ -330,12 +328,21 @@ def _generator(name, estimator, subset, train, *, columns, numeric, categorical)
         fresh.categorical_encoder_ = encoder
         new = fresh.new_samples(X_encoded, y, strategy, tables=tables)
         if new is None:
-            msg = f"sampler {name}: a class to oversample has fewer rows than k_neighbors + 1"
-            raise SamplerError(msg)
+            msg = "a class to oversample has fewer rows than k_neighbors + 1"
+            raise ValueError(msg)
         for X_new, y_new in zip(*new, strict=True):
             yield frame_of(X_new, y_new)
 
     return generate_smoten
+
+
+def _refused_as_sampler_errors(name: str, frames: Iterator[pl.DataFrame]):
+    """The first draw's frames; imblearn's errors as one SamplerError line, as in memory.
+    (The redraws let them through: `draw_replacements` stops drawing on them.)"""
+    try:
+        yield from frames
+    except (ValueError, RuntimeError) as exc:
+        samplers.raise_sampler_failure(name, exc)
 
 
 def _smote_blocks(estimator, X, y, strategy, random_state) -> Iterator[tuple[np.ndarray, Any]]:
@@ -361,7 +368,7 @@ def _smote_blocks(estimator, X, y, strategy, random_state) -> Iterator[tuple[np.
             yield out, class_sample
 
 
-def _value_difference_tables(train: pl.LazyFrame, columns: Columns, estimator: Any):
+def _value_difference_tables(train: pl.LazyFrame, columns: Columns):
     """SMOTEN's encoder and VDM tables as `VectorisedSMOTEN` fits them on every row, from
     streaming queries: each column's distinct values, and each (value, class) pair's count.
 
@@ -412,7 +419,6 @@ def _value_difference_tables(train: pl.LazyFrame, columns: Columns, estimator: A
         per_feature.append(count)
     vdm = ValueDifferenceMetric(n_categories=[len(c) for c in encoder.categories_])
     tables = vdm_tables(vdm_probabilities(per_feature), k=vdm.k, r=vdm.r)
-    del estimator  # its parameters do not enter the tables
     return encoder, tables
 
 
