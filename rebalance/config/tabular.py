@@ -138,7 +138,8 @@ class StreamingConfig(Section):
         False,
         description="Stream the table with polars: ingest, the null check (Great Expectations, "
         "one batch at a time), the class counts and the split never hold the whole table; "
-        "RandomUnderSampler and RandomOverSampler stream too. Other samplers get the "
+        "RandomUnderSampler and RandomOverSampler stream too, and SMOTE, SMOTENC and SMOTEN "
+        "hold only the rows of the classes they oversample. Other samplers get the "
         "training split in memory (refused up front when it cannot fit).",
     )
     batch_rows: int = Field(

@@ -14,6 +14,7 @@ import polars as pl
 
 from rebalance.errors import SamplerError
 from tasks.core.columns import Columns
+from tasks.core.frames import row_count
 
 # At most this many distinct whole numbers, and a numeric column looks like category codes.
 MAX_CODES = 10
@@ -65,48 +66,67 @@ def _kinds(frame: pl.DataFrame | pl.LazyFrame, columns: Columns):
     return numeric, categorical, unusable
 
 
-def kind_notes(train: pl.DataFrame, numeric: Sequence[str], /, *, sampler: str) -> list[str]:
+def kind_notes(
+    train: pl.DataFrame | pl.LazyFrame, numeric: Sequence[str], /, *, sampler: str
+) -> list[str]:
     """Notes on numeric features that a sampler which interpolates should not interpolate.
 
     A column looks like a row id when every training row holds a distinct whole number and
     the values rise (or fall) in row order; it looks categorical when it holds 2 to
     `MAX_CODES` distinct values, all whole numbers. Each note names the column, why, and
-    the key to set.
+    the key to set. A LazyFrame (a streamed split) is read by streaming queries, a column
+    at a time where a column is needed.
     """
-    if not numeric or train.height == 0:
+    lazy = train.lazy()
+    height = row_count(train)
+    if not numeric or height == 0:
         return []
-    figures = []
-    schema = train.schema  # built on each access: once, not once per column
-    for position, name in enumerate(numeric):
-        values = pl.col(name)
-        whole = (
-            pl.lit(True)
-            if schema[name].is_integer()
-            else (values.cast(pl.Float64) == values.cast(pl.Float64).round(0)).all()
+    schema = lazy.collect_schema()  # built on each access: once, not once per column
+    # Whole numbers first, then distinct values of those columns only: counting the
+    # distinct values of every float column holds a hash set of each (GBs at 10M rows).
+    floats = [name for name in numeric if not schema[name].is_integer()]
+    whole_floats = {}
+    if floats:
+        whole_floats = (
+            lazy.select(
+                (pl.col(name).cast(pl.Float64) == pl.col(name).cast(pl.Float64).round(0)).all()
+                for name in floats
+            )
+            .collect(engine="streaming")
+            .row(0, named=True)
         )
-        figures += [values.n_unique().alias(f"distinct{position}"), whole.alias(f"whole{position}")]
-    found = train.select(figures).row(0, named=True)
+    wholes = [name for name in numeric if whole_floats.get(name, True)]
+    distinct_values = {}
+    if wholes:
+        distinct_values = (
+            lazy.select(pl.col(name).n_unique() for name in wholes)
+            .collect(engine="streaming")
+            .row(0, named=True)
+        )
     notes = []
-    for position, name in enumerate(numeric):
-        distinct = found[f"distinct{position}"]
-        if not found[f"whole{position}"]:
-            continue
-        order = _order(train[name]) if distinct == train.height > 2 else None
+    for name in wholes:
+        distinct = distinct_values[name]
+        order = _order(_column(lazy, name)) if distinct == height > 2 else None
         if order is not None:
             notes.append(
                 f"feature column '{name}' looks like a row id (a distinct whole number in "
-                f"each of the {train.height} training rows, {order} in row order), yet "
+                f"each of the {height} training rows, {order} in row order), yet "
                 f"{sampler} uses it as a feature and interpolates it; set it as "
                 "`id_column`, or add it to `ignored_columns`"
             )
         elif 2 <= distinct <= MAX_CODES:
-            shown = ", ".join(_plain(value) for value in train[name].unique().sort()[:_SHOWN])
+            values = _column(lazy.select(pl.col(name).unique()), name).sort()
+            shown = ", ".join(_plain(value) for value in values[:_SHOWN])
             notes.append(
                 f"feature column '{name}' looks categorical ({distinct} distinct whole "
                 f"numbers: {shown}), yet {sampler} interpolates it, so synthetic rows get "
                 "values between its codes; if it is a code, add it to `categorical_columns`"
             )
     return notes
+
+
+def _column(frame: pl.LazyFrame, name: str) -> pl.Series:
+    return frame.select(name).collect(engine="streaming")[name]
 
 
 def _order(values: pl.Series) -> str | None:

@@ -95,9 +95,39 @@ def replace_contradicting(
     if not bad.any():
         return synthetic, Conflicts(TABLE_IDENTITY)
     found = class_counts(synthetic.filter(bad)[label])
-    made = class_counts(synthetic[label])
+    replacements, missing = draw_replacements(
+        found,
+        class_counts(synthetic[label]),
+        originals=originals,
+        label=label,
+        identify=identify,
+        seed=seed,
+        draw=draw,
+    )
+    parts = [synthetic.filter(~bad), *replacements]
+    return pl.concat(parts), Conflicts.counted(TABLE_IDENTITY, found=found, dropped=missing)
+
+
+def draw_replacements(
+    found: Mapping[Any, int],
+    made: Mapping[Any, int],
+    /,
+    *,
+    originals: pl.DataFrame,
+    label: str,
+    identify: Identify,
+    seed: int,
+    draw: Draw | None,
+) -> tuple[list[pl.DataFrame], dict[Any, int]]:
+    """The rounds of `replace_contradicting`: fresh rows for the `found` contradicting rows
+    of each class (of `made` synthetic rows), shared with the streamed SMOTE path.
+
+    Returns:
+        The replacements that contradict nothing, in the order drawn, and the rows still
+        missing per class (dropped).
+    """
     missing = dict(found)
-    parts = [synthetic.filter(~bad)]
+    parts = []
     for round_index in range(ROUNDS if draw is not None else 0):
         wanted = _wanted(missing, made)
         if not wanted:
@@ -113,7 +143,7 @@ def replace_contradicting(
         parts.append(taken)
         for name, count in class_counts(taken[label]).items():
             missing[name] -= count
-    return pl.concat(parts), Conflicts.counted(TABLE_IDENTITY, found=found, dropped=missing)
+    return parts, missing
 
 
 def replace_contradicting_copies(

@@ -21,7 +21,12 @@ from tasks.core.conflicts import TABLE_IDENTITY, Conflicts, original_identities,
 from tasks.core.contract import Resampled
 from tasks.tabular import samplers
 from tasks.tabular.kinds import categorical_features, feature_kinds, kind_notes
-from tasks.tabular.memory_guard import CELL_BYTES, OBJECT_CELL_BYTES, refuse_if_too_large
+from tasks.tabular.memory_guard import (
+    CELL_BYTES,
+    OBJECT_CELL_BYTES,
+    refuse_if_too_large,
+    streamed_smote_estimate,
+)
 from tasks.tabular.redraw import REDRAWS, replace_contradicting
 from tasks.tabular.sampler_setup import (
     are_names,
@@ -77,17 +82,19 @@ def rebalance_table(
         msg = f"sampler {sampler} needs at least one feature column; check `features`"
         raise SamplerError(msg)
     numeric, categorical = feature_kinds(train, columns)
-    _refuse_identifier_like(train, categorical)
+    refuse_identifier_like(train, categorical)
     labels = train[columns.label].to_numpy()
     prepared = prepare_sampler(
         sampler, params, columns=columns, numeric=numeric, categorical=categorical, seed=seed
     )
     name, estimator, notes = prepared.name, prepared.estimator, list(prepared.notes)
+    new_rows = _new_rows(estimator, labels)
     refuse_if_too_large(
         sampler=name,
         rows=train.height,
         row_bytes=_row_bytes(train, name, numeric, categorical),
-        new_rows=_new_rows(estimator, labels),
+        new_rows=new_rows,
+        streamed=_streamed_bytes(train, name, estimator, labels, new_rows, numeric, categorical),
     )
     features = sampler_matrix(
         train, name, columns=columns, numeric=numeric, categorical=categorical
@@ -103,7 +110,7 @@ def rebalance_table(
         samplers.raise_sampler_failure(name, exc)
     origin = _origin_of_rows(estimator, features, labels, resampled_x, resampled_y)
     del features  # a copy of the table no longer needed: lowers the peak while assembling
-    synthetic = _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
+    synthetic = synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
     del resampled_x, resampled_y  # the synthetic rows are in polars now: free the matrix
     synthetic, conflicts = _without_contradictions(
         train,
@@ -134,20 +141,33 @@ def rebalance_table(
     )
 
 
-def _refuse_identifier_like(train: pl.DataFrame, categorical: list[str]) -> None:
+def refuse_identifier_like(train: pl.DataFrame | pl.LazyFrame, categorical: list[str]) -> dict:
     """A categorical column with (nearly) one value per row is an id or free text, and its
-    one-hot encoding (rows × categories) would not fit in memory: refuse it up front."""
+    one-hot encoding (rows × categories) would not fit in memory: refuse it up front.
+
+    Returns each categorical column's count of distinct values (a streaming query on a
+    LazyFrame)."""
+    if not categorical:
+        return {}
+    found = (
+        train.lazy()
+        .select(*[pl.col(name).n_unique() for name in categorical], pl.len().alias("__rows"))
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
+    height = found.pop("__rows")
     for name in categorical:
-        distinct = train[name].n_unique()
-        if distinct > 1_000 and distinct > 0.5 * train.height:
-            gigabytes = train.height * distinct * 8 / 1e9
+        distinct = found[name]
+        if distinct > 1_000 and distinct > 0.5 * height:
+            gigabytes = height * distinct * 8 / 1e9
             msg = (
                 f"categorical feature column '{name}' has {distinct} distinct values in "
-                f"{train.height} training rows (a one-hot encoding of ~{gigabytes:,.1f} GB); "
+                f"{height} training rows (a one-hot encoding of ~{gigabytes:,.1f} GB); "
                 "it looks like an id or free text: set it as `id_column` or leave it out "
                 "of `features`"
             )
             raise SamplerError(msg)
+    return found
 
 
 def _row_bytes(train: pl.DataFrame, name: str, numeric: list[str], categorical: list[str]) -> int:
@@ -156,6 +176,32 @@ def _row_bytes(train: pl.DataFrame, name: str, numeric: list[str], categorical: 
         return CELL_BYTES * len(numeric) + OBJECT_CELL_BYTES * len(categorical)
     one_hot = sum(train[column].n_unique() for column in categorical)
     return CELL_BYTES * (len(numeric) + one_hot)
+
+
+def _streamed_bytes(train, name, estimator, labels, new_rows, numeric, categorical) -> int | None:
+    """The peak of the same SMOTE streamed (`streaming.enabled`), for a refusal to point to
+    streaming; None for a sampler that does not stream."""
+    from imblearn.utils import check_sampling_strategy
+
+    if not samplers.streams_as_smote(name):
+        return None
+    try:
+        strategy = check_sampling_strategy(estimator.sampling_strategy, labels, "over-sampling")
+    except ValueError:
+        return None
+    names, counts = np.unique(labels, return_counts=True)
+    sizes = dict(zip(names.tolist(), counts.tolist(), strict=True))
+    k = estimator.k_neighbors
+    return streamed_smote_estimate(
+        name,
+        rows=labels.size,
+        oversampled_rows=sum(sizes[label] for label, count in strategy.items() if count > 0),
+        new_rows=new_rows,
+        n_numeric=len(numeric),
+        n_categorical=len(categorical),
+        one_hot_columns=sum(train[column].n_unique() for column in categorical),
+        n_neighbors=k + 1 if isinstance(k, int) else 6,
+    )
 
 
 def _new_rows(estimator: Any, labels: np.ndarray) -> int:
@@ -211,7 +257,7 @@ def _match_rows(features, labels, resampled_x, resampled_y) -> np.ndarray:
     return origin
 
 
-def _synthetic_frame(
+def synthetic_frame(
     train, columns, numeric, origin, resampled_x, resampled_y, name
 ) -> pl.DataFrame | None:
     """The synthetic rows (origin -1) as a polars frame with the training dtypes, or None."""
@@ -295,7 +341,7 @@ def _without_contradictions(
         features = matrix()
         resampled_x, resampled_y = fresh.fit_resample(features, labels)
         origin = _origin_of_rows(fresh, features, labels, resampled_x, resampled_y)
-        return _synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
+        return synthetic_frame(train, columns, numeric, origin, resampled_x, resampled_y, name)
 
     return replace_contradicting(
         synthetic,

@@ -122,6 +122,12 @@ def vectorised_fallback(name: str, /) -> str | None:
     )
 
 
+def streams_as_smote(name: str, /) -> bool:
+    """Whether imblearn's `name` runs as our vectorised SMOTE, SMOTENC or SMOTEN, whose
+    generation the streamed path (`tasks.tabular.streaming_smote`) repeats draw for draw."""
+    return name in VECTORISED and vectorised_fallback(name) is None
+
+
 def implementation(cls: type, /) -> type:
     """The class that runs for imblearn's `cls`: our vectorised subclass where there is one
     and the installed libraries are the ones it was checked against."""

@@ -1,12 +1,14 @@
-"""Random samplers on a training split larger than memory (`streaming.enabled`).
+"""Samplers on a training split larger than memory (`streaming.enabled`).
 
 RandomUnderSampler and RandomOverSampler (without shrinkage) only choose rows: imblearn
 chooses them from the labels, and a streaming query writes them. Their rows are the same
 as in memory; the copies an over-sampler adds come in training order rather than in
 imblearn's draw order. Copies of a row whose features an original of another class also
-has are redrawn or dropped as in memory (`tasks.tabular.redraw`). Every other sampler
-needs the training split in memory: it is collected and goes through
-`tasks.tabular.resample.rebalance_table` (memory guard included).
+has are redrawn or dropped as in memory (`tasks.tabular.redraw`). SMOTE, SMOTENC and
+SMOTEN stream too, holding only the rows of the classes they oversample
+(`tasks.tabular.streaming_smote`). Every other sampler (BorderlineSMOTE, SVMSMOTE, ADASYN,
+KMeansSMOTE, the cleaning samplers, ...) needs the training split in memory: it is
+collected and goes through `tasks.tabular.resample.rebalance_table` (memory guard included).
 The streamed ingest, null check and split live with their in-memory versions.
 """
 
@@ -27,6 +29,7 @@ from tasks.tabular import samplers
 from tasks.tabular.kinds import categorical_features
 from tasks.tabular.redraw import replace_contradicting_copies
 from tasks.tabular.resample import is_plain
+from tasks.tabular.streaming_smote import resample_smote_streaming, streams_smote
 
 # Samplers that only choose rows (imblearn draws them from the labels alone).
 ROW_CHOOSERS = ("RandomUnderSampler", "RandomOverSampler")
@@ -37,6 +40,8 @@ def streams(sampler: str, params: Mapping[str, Any], /) -> bool:
     if sampler.lower() == samplers.NO_SAMPLER:
         return True
     name = samplers.sampler_class(sampler).__name__
+    if streams_smote(name):
+        return True
     return name in ROW_CHOOSERS and params.get("shrinkage") is None
 
 
@@ -52,16 +57,29 @@ def resample_streaming(
     holdout: pl.DataFrame | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> Resampled:
-    """Random under- or over-sampling of a training split on disk; writes `output`.
+    """Random under- or over-sampling (or SMOTE) of a training split on disk; writes `output`.
 
     Rows chosen once are the originals (in training order); rows chosen again are copies
     (`is_synthetic`, in training order, id and group columns empty as for any synthetic
     row), after the originals. `holdout` holds val's and test's `labelled_identities`, for
     the copies that would contradict one; `batch_rows` rows are read at once to find them.
 
+    SMOTE, SMOTENC and SMOTEN go to `resample_smote_streaming`.
+
     Raises:
         SamplerError: imblearn refuses the sampling strategy for these classes.
     """
+    if sampler.lower() != samplers.NO_SAMPLER and streams_smote(sampler):
+        return resample_smote_streaming(
+            train,
+            columns=columns,
+            sampler=sampler,
+            params=params,
+            seed=seed,
+            output=output,
+            holdout=holdout,
+            batch_rows=batch_rows,
+        )
     originals = train.with_columns(pl.lit(False).alias(SYNTHETIC))
     # These samplers never read a feature value; the kinds are for the manifest and the
     # training job (declared integer codes one-hot encoded there too).

@@ -54,7 +54,7 @@ _MIN_GROUP_ROWS = 64
 _ERROR_SAFETY = 4.0
 
 
-def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
+def draw_samples(random_state, nns: np.ndarray, n_samples: int):
     """BaseSMOTE._make_samples' two draws, in the same order, from a fresh generator:
     each new sample's row, which of its neighbours, and the step towards it."""
     random_state = check_random_state(random_state)
@@ -63,6 +63,17 @@ def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
     rows = np.floor_divide(samples_indices, nns.shape[1])
     cols = np.mod(samples_indices, nns.shape[1])
     return rows, cols, steps
+
+
+def interpolate_block(X_class, nns, rows, cols, steps, *, out: np.ndarray) -> None:
+    """SMOTE's new rows for one block of draws, written into `out` (float64, len(rows) rows):
+    `X[rows] + steps * (X[neighbours] - X[rows])`, one operation at a time. The streamed
+    path (`tasks.tabular.streaming_smote`) calls it too, so both round alike."""
+    out[:] = X_class[rows]
+    diffs = X_class[nns[rows, cols]]
+    diffs -= out
+    diffs *= steps
+    out += diffs
 
 
 class VectorisedSMOTE(SMOTE):
@@ -92,18 +103,13 @@ class VectorisedSMOTE(SMOTE):
             X_class = _safe_indexing(X, target_class_indices)
             self.nn_k_.fit(X_class)
             nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
-            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
+            rows, cols, steps = draw_samples(self.random_state, nns, n_samples)
             for start in range(0, n_samples, _SMOTE_BLOCK_ROWS):
                 block = slice(start, start + _SMOTE_BLOCK_ROWS)
                 new = X_resampled[
                     offset + start : offset + min(start + _SMOTE_BLOCK_ROWS, n_samples)
                 ]
-                # X[rows] + steps * (X[neighbours] - X[rows]), one operation at a time.
-                new[:] = X_class[rows[block]]
-                diffs = X_class[nns[rows[block], cols[block]]]
-                diffs -= new
-                diffs *= steps[block]
-                new += diffs
+                interpolate_block(X_class, nns, rows[block], cols[block], steps[block], out=new)
             offset += n_samples
             y_resampled.append(np.full(n_samples, fill_value=class_sample, dtype=y.dtype))
         return X_resampled, np.hstack(y_resampled)
@@ -174,7 +180,7 @@ class VectorisedSMOTENC(SMOTENC):
             nns, _ = _class_neighbours(self.nn_k_, X_class, n_continuous=n_continuous)
             nns = nns[:, 1:]
 
-            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
+            rows, cols, steps = draw_samples(self.random_state, nns, n_samples)
 
             new_continuous.append(
                 _interpolated(continuous[target_class_indices], nns, rows, cols, steps)
@@ -600,31 +606,41 @@ class VectorisedSMOTEN(SMOTEN):
         from imblearn.metrics.pairwise import ValueDifferenceMetric
 
         self._validate_estimator()
-        X_resampled = [X.copy()]
-        y_resampled = [y.copy()]
         self.categorical_encoder_ = OrdinalEncoder(dtype=np.int32)
         X_encoded = self.categorical_encoder_.fit_transform(X)
         n_values = [len(cat) for cat in self.categorical_encoder_.categories_]
         vdm = ValueDifferenceMetric(n_categories=n_values).fit(X_encoded, y)
-        # The VDM between two samples sums, per feature, a distance that depends only on
-        # their two categories: compute it once per pair of categories, with the same
-        # scipy call imblearn applies to every pair of samples.
-        tables = [distance_matrix(proba, proba, p=vdm.k) ** vdm.r for proba in vdm.proba_per_class_]
+        tables = vdm_tables(vdm.proba_per_class_, k=vdm.k, r=vdm.r)
+        new = self.new_samples(X_encoded, y, self.sampling_strategy_, tables=tables)
+        if new is None:
+            return super()._fit_resample(X, y)  # imblearn raises its own error
+        X_new, y_new = new
+        return np.vstack([X.copy(), *X_new]), np.hstack([y.copy(), *y_new])
 
-        for class_sample, n_samples in self.sampling_strategy_.items():
+    def new_samples(self, X_encoded, y, strategy, *, tables):
+        """The new rows of each class in `strategy` (class -> count), decoded, and their
+        labels; None when a class has fewer rows than `nn_k_` asks (imblearn's error).
+
+        `X_encoded` and `y` need only hold the rows of the classes in `strategy` (each class
+        draws from a fresh generator): the streamed path passes those rows, with `tables`
+        from counts over every row (`vdm_probabilities`).
+        """
+        n_values = [len(cat) for cat in self.categorical_encoder_.categories_]
+        X_new, y_new = [], []
+        for class_sample, n_samples in strategy.items():
             if n_samples == 0:
                 continue
             target_class_indices = np.flatnonzero(y == class_sample)
             X_class = _safe_indexing(X_encoded, target_class_indices)
             if self.nn_k_.n_neighbors > X_class.shape[0]:
-                return super()._fit_resample(X, y)  # imblearn raises its own error
+                return None
             nn_indices = _nearest_by_tables(X_class, tables, self.nn_k_.n_neighbors)
-            X_new, y_new = self._make_samples(
+            X_class_new, y_class_new = self._make_samples(
                 X_class, class_sample, y.dtype, nn_indices, n_samples, n_values=n_values
             )
-            X_resampled.append(self.categorical_encoder_.inverse_transform(X_new))
-            y_resampled.append(y_new)
-        return np.vstack(X_resampled), np.hstack(y_resampled)
+            X_new.append(self.categorical_encoder_.inverse_transform(X_class_new))
+            y_new.append(y_class_new)
+        return X_new, y_new
 
     def _make_samples(self, X_class, klass, y_dtype, nn_indices, n_samples, n_values=None):
         if n_values is None:
@@ -641,6 +657,27 @@ class VectorisedSMOTEN(SMOTEN):
             X_new[:, feature] = _mode(votes, size)
         y_new = np.full(n_samples, fill_value=klass, dtype=y_dtype)
         return X_new, y_new
+
+
+def vdm_tables(proba_per_class, *, k, r) -> list[np.ndarray]:
+    """The VDM between two samples sums, per feature, a distance that depends only on their
+    two categories: computed once per pair of categories, with the same scipy call imblearn
+    applies to every pair of samples."""
+    return [distance_matrix(proba, proba, p=k) ** r for proba in proba_per_class]
+
+
+def vdm_probabilities(counts: list[np.ndarray]) -> list[np.ndarray]:
+    """ValueDifferenceMetric's `proba_per_class_` from its counts (per feature: categories
+    × classes in sorted order, as floats), with imblearn's arithmetic; for counts made by a
+    streaming query instead of `fit` on every row."""
+    probabilities = []
+    with np.errstate(invalid="ignore"):
+        for count in counts:
+            proba = np.array(count, dtype=np.float64)
+            proba /= proba.sum(axis=1).reshape(-1, 1)
+            np.nan_to_num(proba, copy=False)
+            probabilities.append(proba)
+    return probabilities
 
 
 def _nearest_by_tables(codes: np.ndarray, tables: list[np.ndarray], n_neighbors: int):
