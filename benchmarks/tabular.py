@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         # A new, empty home: the fresh run creates and migrates Prefect's database in it,
         # and the warm run after it finds that database ready.
         home = workdir / f"prefect-home-{round_index}"
+        shutil.rmtree(home, ignore_errors=True)  # left by an earlier run in --workdir
         for kind in ("fresh", "warm"):
             ours[kind].append(_run_ours(config, {**env, "PREFECT_HOME": str(home)}, kind))
         print(
