@@ -196,14 +196,17 @@ def _stages(marks: dict[str, float], wall_s: float) -> dict[str, float]:
     first, last = marks[f"start:{tasks[0]}"], marks[f"end:{tasks[-1]}"]
     busy = {task: marks[f"end:{task}"] - marks[f"start:{task}"] for task in tasks}
     return {
-        "imports+config": marks["server_spawned"],
-        "flow+steps imports": marks["steps_imported"] - marks["server_spawned"],
+        "imports+config": marks["config_checked"],
+        "prefect import": marks["prefect_settings_read"] - marks["config_checked"],
+        "flow+steps imports": marks["steps_imported"] - marks["prefect_settings_read"],
         "wait server": marks["server_ready"] - marks["steps_imported"],
         "flow run start": first - marks["server_ready"],
         **{task: seconds for task, seconds in busy.items() if seconds >= 0.05},
         "between tasks": (last - first) - sum(busy.values()),
         "flow end": marks["flow_returned"] - last,
-        "record+stop server": marks["server_stopped"] - marks["flow_returned"],
+        "record": marks["task_runs_recorded"] - marks["flow_returned"],
+        "timeline query+drain": marks["drained"] - marks["task_runs_recorded"],
+        "stop server": marks["server_stopped"] - marks["drained"],
         "exit": wall_s - marks["server_stopped"],
         "before first task": first,
         "after last task": wall_s - last,

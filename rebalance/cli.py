@@ -131,9 +131,10 @@ def run(
     """Run the flow, wait until Prefect has recorded its task runs, return the run folder
     (`publish` False: a trial's, under `trials/`, with `latest` left alone)."""
     timeline = Timeline.from_environment()
+    timeline.mark("config_checked")
     # Spawned first, so its start-up (~10 s) overlaps the imports below on the other core.
     server = EmbeddedServer.start_unless_configured(debug=debug)
-    timeline.mark("server_spawned")
+    timeline.mark("prefect_settings_read")
     try:
         # Imported here, not at the top: they import Prefect (seconds), which a bad config,
         # `validate` and `rollback` never need, and which should overlap the server's start.
