@@ -46,16 +46,47 @@ class EmbeddedServer:
                 prefix="rebalance-prefect-server-", suffix=".log", delete=False
             )
         self.port = _free_port()
+        self.env: dict[str, str] | None = None
+        self.process = self._spawn()
+
+    def replace(self, *, env: dict[str, str]) -> None:
+        """Stop the server and spawn another with `env` (and the same log file)."""
+        self.process.terminate()
+        self.process.wait()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.env = env
+        self.port = _free_port()
         self.process = self._spawn()
 
     @classmethod
     def start_unless_configured(cls, *, debug: bool = False) -> EmbeddedServer | None:
-        """Spawn the server; None when a server is configured or the embedded one disabled."""
+        """Spawn the server; None when a server is configured or the embedded one disabled.
+
+        The server is spawned before this process imports Prefect (1-2 s on 2 busy cores,
+        most of it `prefect/__init__`), so its own start begins that much earlier. It gets
+        this process's environment, from which it reads the same settings as this process
+        (same variables, profile, working folder). Once imported, Prefect's settings say
+        whether it was wanted, and whether this process's settings are only those sources'
+        (not a `temporary_settings` block around the call): if not, it is replaced by one
+        spawned with them, as Prefect spawns its own.
+        """
+        if os.environ.get("PREFECT_API_URL") or os.environ.get(
+            "PREFECT_SERVER_EPHEMERAL_ENABLED", ""
+        ).lower() in ("0", "false"):
+            return None
+        server = cls(debug=debug)
+        import prefect.context
         from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
         if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+            server.stop()
             return None
-        return cls(debug=debug)
+        # The process's own settings, loaded from its sources at import, live in the global
+        # context; any other context was entered with overrides the server cannot read.
+        if prefect.context.SettingsContext.get() is not prefect.context.GLOBAL_SETTINGS_CONTEXT:
+            server.replace(env=_prefect_environment())
+        return server
 
     @property
     def api_url(self) -> str:
@@ -131,16 +162,15 @@ class EmbeddedServer:
 
     def _spawn(self) -> subprocess.Popen:
         # Prefect's own command and environment for its ephemeral server (prefect 3.9,
-        # SubprocessASGIServer._run_uvicorn_command): no UI, marked ephemeral.
-        from prefect.settings import get_current_settings
-
+        # SubprocessASGIServer._run_uvicorn_command): no UI, marked ephemeral. find_spec
+        # locates the package without importing it.
         prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
         env = {
             **os.environ,
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
+            **(self.env or {}),
         }
         # `python -m uvicorn ...`, stopped when this process dies (see rebalance.tethered).
         command = tethered_command(
@@ -159,6 +189,13 @@ class EmbeddedServer:
             "on",
         )
         return subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stderr=self.log)
+
+
+def _prefect_environment() -> dict[str, str]:
+    """This process's Prefect settings as environment variables (Prefect's own way)."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().to_environment_variables(exclude_unset=True)
 
 
 def _free_port() -> int:

@@ -544,3 +544,28 @@ def test_outputs_stay_identical_when_work_is_split_in_blocks(monkeypatch):
         y,
     )
     _assert_same(VectorisedSMOTEN(random_state=2), SMOTEN(random_state=2), X[:, 3:], y)
+
+
+def _wide_numeric(n=600, *, seed=0, kind="normal"):
+    """20 float columns (sklearn's auto search is brute force above 15), 2 classes.
+
+    normal: rounded to 6 decimals, as exported data is; integers: values 0-2 (ties and
+    duplicates everywhere); offset: 1e6 plus noise of 1e-3 (rounding swamps distances).
+    """
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.2, 1, 0)
+    X = np.round(rng.normal(size=(n, 20)) + y[:, None] * 0.5, 6)
+    if kind == "integers":
+        X = rng.integers(0, 3, size=(n, 20)).astype(float)
+    elif kind == "offset":
+        X = 1e6 + rng.normal(size=(n, 20)) * 1e-3
+    return X, y
+
+
+@pytest.mark.parametrize("kind", ["normal", "integers", "offset"])
+@pytest.mark.parametrize("params", [{}, {"k_neighbors": 3}])
+def test_smote_on_twenty_columns_is_identical_to_imblearn(kind, params):
+    X, y = _wide_numeric(kind=kind)
+    kwargs = {"random_state": 3, **params}
+
+    _assert_same(VectorisedSMOTE(**kwargs), SMOTE(**kwargs), X, y)
