@@ -8,6 +8,7 @@ dtypes and id; only synthetic rows are rebuilt from numpy, cast to the original 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -123,13 +124,7 @@ def rebalance_table(
         seed=seed,
     )
     frame = _assemble(train, origin, synthetic)
-    effective = {
-        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
-    }
-    if "categorical_features" in effective:
-        effective["categorical_features"] = [
-            columns.features[index] for index in effective["categorical_features"]
-        ]
+    effective = effective_params(estimator, columns.features)
     return Resampled(
         frame=frame,
         requested=sampler,
@@ -296,6 +291,19 @@ def _assemble(train, origin, synthetic) -> pl.DataFrame:
     if synthetic is None:
         return originals
     return pl.concat([originals, synthetic], how="diagonal_relaxed").select(originals.columns)
+
+
+def effective_params(estimator: Any, features: Sequence[str], /) -> dict[str, Any]:
+    """The sampler's parameters as the manifest records them: plain values only, categorical
+    features by name."""
+    effective = {
+        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
+    }
+    if "categorical_features" in effective:
+        effective["categorical_features"] = [
+            features[index] for index in effective["categorical_features"]
+        ]
+    return effective
 
 
 def is_plain(value: Any) -> bool:

@@ -28,7 +28,7 @@ from tasks.core.frames import ROW, rows_at, sink_parquet
 from tasks.tabular import samplers
 from tasks.tabular.kinds import categorical_features
 from tasks.tabular.redraw import replace_contradicting_copies
-from tasks.tabular.resample import is_plain
+from tasks.tabular.resample import effective_params
 from tasks.tabular.streaming_smote import resample_smote_streaming, streams_smote
 
 # Samplers that only choose rows (imblearn draws them from the labels alone).
@@ -121,9 +121,7 @@ def resample_streaming(
     if extra.any():
         parts.append(_copies(train, np.repeat(np.arange(extra.size), extra), columns))
     sink_parquet(pl.concat(parts, how="vertical"), output)
-    effective = {
-        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
-    }
+    effective = effective_params(estimator, columns.features)
     return Resampled(
         frame=pl.scan_parquet(output),
         requested=sampler,

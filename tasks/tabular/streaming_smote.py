@@ -55,7 +55,7 @@ from tasks.tabular.memory_guard import (
     streamed_smote_estimate,
 )
 from tasks.tabular.redraw import draw_replacements
-from tasks.tabular.resample import is_plain, refuse_identifier_like, synthetic_frame
+from tasks.tabular.resample import effective_params, refuse_identifier_like, synthetic_frame
 from tasks.tabular.sampler_setup import (
     are_names,
     fit_neighbours,
@@ -191,13 +191,7 @@ def resample_smote_streaming(
         if parts:
             written.append(pl.scan_parquet(parts))
         sink_parquet(pl.concat(written, how="vertical"), output)
-    effective = {
-        key: value for key, value in estimator.get_params(deep=False).items() if is_plain(value)
-    }
-    if "categorical_features" in effective:
-        effective["categorical_features"] = [
-            columns.features[index] for index in effective["categorical_features"]
-        ]
+    effective = effective_params(estimator, columns.features)
     return Resampled(
         frame=pl.scan_parquet(output),
         requested=sampler,
