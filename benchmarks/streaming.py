@@ -104,7 +104,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     for _ in range(args.rounds):
         for rows, streaming in cases:
             config = workdir / f"{rows}-{streaming}.yaml"
-            write_config(config, sources[rows], workdir / "outputs", streaming=streaming)
+            # A folder per size: each size's runs have their own history, so the drift check
+            # does not compare 2M rows with the 1M of the run before.
+            output = workdir / "outputs" / f"{rows}"
+            write_config(config, sources[rows], output, streaming=streaming)
             measured = measure(
                 [python(), "-m", "rebalance.cli", "run", str(config), "--force"], env=env
             )
