@@ -27,7 +27,7 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import check, machine, measure, python, spread
+from _common import check, full, machine, measure, python, spread
 
 ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 20
@@ -98,18 +98,17 @@ def main() -> None:
     if args.child:
         child(args.child, args.source, args.output)
         return
-    full = os.environ.get("BENCH_FULL") == "1"
-    if full:
+    if full():
         args.rows = FULL_ROWS
     if args.workdir is None:
         with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
-            run(args, Path(scratch), full=full)
+            run(args, Path(scratch), whole=full())
     else:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        run(args, args.workdir, full=full)
+        run(args, args.workdir, whole=full())
 
 
-def run(args: argparse.Namespace, workdir: Path, *, full: bool) -> None:
+def run(args: argparse.Namespace, workdir: Path, *, whole: bool) -> None:
     import polars as pl
 
     source = workdir / f"train_{args.rows}.parquet"
@@ -131,7 +130,7 @@ def run(args: argparse.Namespace, workdir: Path, *, full: bool) -> None:
         "measured: the rebalance step alone (task functions on the training split's "
         "parquet file, in a child process), not `rebalance run`"
     )
-    modes = ["streamed"] if full else ["streamed", "in-memory"]
+    modes = ["streamed"] if whole else ["streamed", "in-memory"]
     runs: dict[str, list] = {mode: [] for mode in modes}
     outputs = {mode: workdir / f"{mode}-train.parquet" for mode in modes}
     for _ in range(args.rounds):
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace, workdir: Path, *, full: bool) -> None:
             f"{spread(per_million, unit='s per million rows')}; "
             f"peak RSS {peaks[mode]:.0f} MiB (largest process)"
         )
-    if full:
+    if whole:
         verdict = "PASS" if peaks["streamed"] < FULL_LIMIT_MIB else "FAIL"
         print(
             f"TARGET streamed peak RSS < {FULL_LIMIT_MIB} MiB at {args.rows:,} rows: "
