@@ -342,20 +342,13 @@ def _refused_as_sampler_errors(name: str, frames: Iterator[pl.DataFrame]):
 def _smote_blocks(estimator, X, y, strategy, random_state) -> Iterator[tuple[np.ndarray, Any]]:
     """VectorisedSMOTE's new rows of each class in `strategy`, `BLOCK_ROWS` at a time."""
     from sklearn.base import clone
-    from sklearn.utils import _safe_indexing
 
-    from tasks.tabular.vectorised_smote import draw_samples, interpolate_block
+    from tasks.tabular.vectorised_smote import interpolate_block
 
-    fresh = clone(estimator)
+    fresh = clone(estimator).set_params(random_state=random_state)
     fresh._validate_estimator()
-    for class_sample, n_samples in strategy.items():
-        if n_samples == 0:
-            continue
-        X_class = _safe_indexing(X, np.flatnonzero(y == class_sample))
-        fresh.nn_k_.fit(X_class)
-        nns = fresh.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
-        rows, cols, steps = draw_samples(random_state, nns, n_samples)
-        for start in range(0, n_samples, BLOCK_ROWS):
+    for class_sample, X_class, nns, (rows, cols, steps) in fresh.class_draws(X, y, strategy):
+        for start in range(0, rows.size, BLOCK_ROWS):
             block = slice(start, start + BLOCK_ROWS)
             out = np.empty((rows[block].size, X.shape[1]), dtype=X.dtype)
             interpolate_block(X_class, nns, rows[block], cols[block], steps[block], out=out)
@@ -377,6 +370,7 @@ def _value_difference_tables(train: pl.LazyFrame, columns: Columns):
 
     features, label = columns.features, columns.label
     schema = train.collect_schema()
+    # One query per feature: the split is columnar, so each reads its column and the label.
     counts = [
         train.group_by(name, label).agg(pl.len().alias("count")).collect(engine="streaming")
         for name in features

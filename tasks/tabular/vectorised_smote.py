@@ -54,7 +54,7 @@ _MIN_GROUP_ROWS = 64
 _ERROR_SAFETY = 4.0
 
 
-def draw_samples(random_state, nns: np.ndarray, n_samples: int):
+def _draw_samples(random_state, nns: np.ndarray, n_samples: int):
     """BaseSMOTE._make_samples' two draws, in the same order, from a fresh generator:
     each new sample's row, which of its neighbours, and the step towards it."""
     random_state = check_random_state(random_state)
@@ -96,14 +96,10 @@ class VectorisedSMOTE(SMOTE):
         X_resampled[: X.shape[0]] = X
         y_resampled = [y.copy()]
         offset = X.shape[0]
-        for class_sample, n_samples in self.sampling_strategy_.items():
-            if n_samples == 0:
-                continue
-            target_class_indices = np.flatnonzero(y == class_sample)
-            X_class = _safe_indexing(X, target_class_indices)
-            self.nn_k_.fit(X_class)
-            nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
-            rows, cols, steps = draw_samples(self.random_state, nns, n_samples)
+        for class_sample, X_class, nns, (rows, cols, steps) in self.class_draws(
+            X, y, self.sampling_strategy_
+        ):
+            n_samples = rows.size
             for start in range(0, n_samples, _SMOTE_BLOCK_ROWS):
                 block = slice(start, start + _SMOTE_BLOCK_ROWS)
                 new = X_resampled[
@@ -113,6 +109,19 @@ class VectorisedSMOTE(SMOTE):
             offset += n_samples
             y_resampled.append(np.full(n_samples, fill_value=class_sample, dtype=y.dtype))
         return X_resampled, np.hstack(y_resampled)
+
+    def class_draws(self, X, y, strategy):
+        """Per class of `strategy` (class -> new rows) that gets rows: the class, its rows,
+        their neighbours and the draws (`_draw_samples`). The in-memory and the streamed
+        path (`tasks.tabular.streaming_smote`) both interpolate from these, so they make
+        the same rows; `X` and `y` need only hold the classes of `strategy`."""
+        for class_sample, n_samples in strategy.items():
+            if n_samples == 0:
+                continue
+            X_class = _safe_indexing(X, np.flatnonzero(y == class_sample))
+            self.nn_k_.fit(X_class)
+            nns = self.nn_k_.kneighbors(X_class, return_distance=False)[:, 1:]
+            yield class_sample, X_class, nns, _draw_samples(self.random_state, nns, n_samples)
 
 
 class VectorisedSMOTENC(SMOTENC):
@@ -180,7 +189,7 @@ class VectorisedSMOTENC(SMOTENC):
             nns, _ = _class_neighbours(self.nn_k_, X_class, n_continuous=n_continuous)
             nns = nns[:, 1:]
 
-            rows, cols, steps = draw_samples(self.random_state, nns, n_samples)
+            rows, cols, steps = _draw_samples(self.random_state, nns, n_samples)
 
             new_continuous.append(
                 _interpolated(continuous[target_class_indices], nns, rows, cols, steps)
