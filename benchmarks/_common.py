@@ -6,15 +6,30 @@ the same machine load; this module measures a child's wall time and peak memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def working_folder(kept: Path | None, /) -> Iterator[Path]:
+    """Where a benchmark writes its data and outputs: `--workdir` (made if missing, kept), or
+    a temporary folder removed afterwards (the large ones take a GB or more)."""
+    if kept is not None:
+        kept.mkdir(parents=True, exist_ok=True)
+        yield kept
+        return
+    with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
+        yield Path(scratch)
 
 
 def full() -> bool:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import check, machine, measure, python, spread
+from _common import check, machine, measure, python, spread, working_folder
 from tabular import MINORITY, N_FEATURES, make_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +67,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()
-    if args.workdir is None:
-        with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
-            run(args, Path(scratch))
-    else:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        run(args, args.workdir)
+    with working_folder(args.workdir) as workdir:
+        run(args, workdir)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import check, full, machine, measure, python, spread
+from _common import check, full, machine, measure, python, spread, working_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 20
@@ -100,12 +100,8 @@ def main() -> None:
         return
     if full():
         args.rows = FULL_ROWS
-    if args.workdir is None:
-        with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
-            run(args, Path(scratch), whole=full())
-    else:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        run(args, args.workdir, whole=full())
+    with working_folder(args.workdir) as workdir:
+        run(args, workdir, whole=full())
 
 
 def run(args: argparse.Namespace, workdir: Path, *, whole: bool) -> None:

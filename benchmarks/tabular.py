@@ -22,13 +22,12 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from _common import check, machine, measure, python, spread  # noqa: E402
+from _common import check, machine, measure, python, spread, working_folder  # noqa: E402
 
 from rebalance.timeline import ENV_VAR as TIMELINE_ENV_VAR  # noqa: E402
 from rebalance.timeline import parse as parse_timeline  # noqa: E402
@@ -106,13 +105,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()
 
-    if args.workdir is None:
-        # Data and outputs take about 1 GB: remove them unless a folder was asked for.
-        with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
-            run(args, Path(scratch))
-    else:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        run(args, args.workdir)
+    with working_folder(args.workdir) as workdir:
+        run(args, workdir)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:

@@ -25,11 +25,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import check, machine, measure, python
+from _common import check, machine, measure, python, working_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 MINORITY = 0.10
@@ -114,12 +113,8 @@ def main() -> None:
     parser.add_argument("--evaluate", action="store_true", help="keep the evaluate step on")
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()
-    if args.workdir is None:
-        with tempfile.TemporaryDirectory(prefix="rebalance-wide-") as scratch:
-            run(args, Path(scratch))
-    else:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        run(args, args.workdir)
+    with working_folder(args.workdir) as workdir:
+        run(args, workdir)
 
 
 def run(args: argparse.Namespace, workdir: Path) -> None:
