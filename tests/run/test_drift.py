@@ -115,6 +115,34 @@ def test_a_value_on_an_edge_counts_in_the_bin_below_and_nulls_and_nan_in_none():
     assert binned["x"]["mean"] == 2.0
 
 
+def test_bin_counts_match_a_bin_by_bin_count_over_batches_with_ties_infinities_and_gaps():
+    rng = np.random.default_rng(3)
+    # Integer-valued floats put many values exactly on the edges; infinities fall in the
+    # outer bins; nulls and NaN in none. Batches of 97 rows split every run of ties.
+    x = rng.integers(-3, 4, 1000).astype(float)
+    x[rng.choice(1000, 40, replace=False)] = np.nan
+    x[:3] = [np.inf, -np.inf, np.inf]
+    z = rng.normal(size=1000)
+    frame = pl.DataFrame({"x": x, "z": z}).with_columns(
+        pl.when(pl.int_range(pl.len()) % 11 == 0).then(None).otherwise(pl.col("z")).alias("z")
+    )
+    edges = {"x": [-1.0, 0.0, 2.0], "z": [-0.5, 0.25, 1.0, 1.5]}
+
+    binned = bin_counts(frame, edges, batch_rows=97)
+
+    for name, cut in edges.items():
+        values = frame[name].drop_nulls().to_numpy()
+        values = values[~np.isnan(values)]
+        bounds = [-np.inf, *cut, np.inf]
+        expected = [
+            int(np.count_nonzero((values > low) & (values <= high)))
+            + (int(np.count_nonzero(values == -np.inf)) if low == -np.inf else 0)
+            for low, high in zip(bounds, bounds[1:])
+        ]
+        assert binned[name]["counts"] == expected
+        assert sum(expected) == len(values)
+
+
 def test_a_streamed_table_gets_the_profile_of_the_same_rows_in_memory(monkeypatch):
     rng = np.random.default_rng(0)
     frame = pl.DataFrame(
