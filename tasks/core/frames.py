@@ -22,16 +22,19 @@ SPLIT_TRAIN_FILE = ".split-train.parquet"
 SCRATCH_FILES = (INGESTED_FILE, SPLIT_TRAIN_FILE)
 # A private column numbering rows, for filters by row position.
 ROW = "__rebalance_row"
+# zstd at its fastest level: on 1.36M rows × 22 columns it writes in 0.23 s against level 3's
+# (polars' default) 0.57 s, for a file 8% larger (198 against 184 MiB); lz4 was 0.19 s for 12%.
+PARQUET_SETTINGS = {"compression": "zstd", "compression_level": 1, "statistics": True}
 
 
 def write_parquet(frame: pl.DataFrame, path: Path, /) -> None:
     """Parquet with fixed settings, so equal frames give equal bytes."""
-    frame.write_parquet(path, compression="zstd", statistics=True)
+    frame.write_parquet(path, **PARQUET_SETTINGS)
 
 
 def sink_parquet(frame: pl.LazyFrame, path: Path, /) -> None:
     """`write_parquet`'s settings for a streaming query (in order, so reruns give equal bytes)."""
-    frame.sink_parquet(path, compression="zstd", statistics=True, maintain_order=True)
+    frame.sink_parquet(path, **PARQUET_SETTINGS, maintain_order=True)
 
 
 def batches(frame: pl.DataFrame | pl.LazyFrame, /, *, rows: int) -> Iterator[pl.DataFrame]:

@@ -8,7 +8,7 @@ from imblearn.over_sampling import SMOTEN
 
 from tasks.core.columns import Columns
 from tasks.core.conflicts import labelled_identities, table_identity
-from tasks.core.frames import write_parquet
+from tasks.core.frames import PARQUET_SETTINGS, write_parquet
 from tasks.tabular import samplers
 from tasks.tabular.redraw import replace_contradicting
 from tasks.tabular.resample import rebalance_table
@@ -85,7 +85,7 @@ def test_the_same_seed_writes_the_same_bytes():
             _discrete(), columns=COLUMNS, sampler="SMOTE", params={}, seed=seed
         )
         buffer = io.BytesIO()
-        result.frame.write_parquet(buffer, compression="zstd", statistics=True)
+        result.frame.write_parquet(buffer, **PARQUET_SETTINGS)
         return buffer.getvalue()
 
     assert written(3) == written(3)
