@@ -33,6 +33,8 @@ from rebalance.tethered import tethered_command
 # uvicorn's exit status when its port was taken between our check and its bind.
 _PORT_IN_USE = 3
 _POLL_SECONDS = 0.1
+# Prefect's setting for the seconds between flow run heartbeats (None: none sent).
+HEARTBEATS = "flows.heartbeat_frequency"
 
 
 class EmbeddedServer:
@@ -127,10 +129,17 @@ class EmbeddedServer:
 
         It serves no UI, so PREFECT_UI_URL is blanked: Prefect then logs no "View at" link
         (its default would be this API's address, which answers 404 for every page).
+
+        Flow run heartbeats are off. They let a long-lived server mark a flow run crashed
+        when its process dies; this server dies with the process, so nothing could read
+        them. And at every flow's end Prefect (3.9) joins a heartbeat thread that sleeps in
+        whole seconds: 0.3-0.9 s of a 1M-row table run's 12 s between its last task and the
+        flow's return.
         """
         from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
-        with temporary_settings(updates={PREFECT_API_URL: self.api_url, PREFECT_UI_URL: ""}):
+        updates = {PREFECT_API_URL: self.api_url, PREFECT_UI_URL: "", HEARTBEATS: None}
+        with temporary_settings(updates=updates):
             yield
 
     def stop(self) -> Path | None:

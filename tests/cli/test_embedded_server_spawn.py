@@ -76,3 +76,21 @@ def test_an_api_url_in_the_environment_spawns_nothing(spawned, monkeypatch):
 
     assert EmbeddedServer.start_unless_configured() is None
     assert spawned == []
+
+
+def test_flows_that_talk_to_it_send_no_heartbeats_and_no_ui_link(spawned):
+    from prefect.flow_engine import FlowRunEngine
+    from prefect.settings import get_current_settings
+
+    server = EmbeddedServer.start_unless_configured()
+    assert server is not None
+
+    with server.as_api():
+        settings = get_current_settings()
+        assert settings.api.url == server.api_url
+        assert not settings.ui_url
+        assert settings.flows.heartbeat_frequency is None
+        # What Prefect's flow engine reads to start (or not) its heartbeat thread.
+        assert FlowRunEngine.heartbeat_seconds.fget(object()) is None
+    assert get_current_settings().flows.heartbeat_frequency is not None
+    server.stop()
