@@ -1,6 +1,7 @@
 """The drift guard: a run's input profile, and each check against the profile of `latest`."""
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -133,11 +134,14 @@ def test_bin_counts_match_a_bin_by_bin_count_over_batches_with_ties_infinities_a
     for name, cut in edges.items():
         values = frame[name].drop_nulls().to_numpy()
         values = values[~np.isnan(values)]
-        bounds = [-np.inf, *cut, np.inf]
+        # Bin i holds (edge i-1, edge i]; the first and last bins are open.
         expected = [
-            int(np.count_nonzero((values > low) & (values <= high)))
-            + (int(np.count_nonzero(values == -np.inf)) if low == -np.inf else 0)
-            for low, high in zip(bounds, bounds[1:])
+            int(np.count_nonzero(values <= cut[0])),
+            *(
+                int(np.count_nonzero((values > low) & (values <= high)))
+                for low, high in pairwise(cut)
+            ),
+            int(np.count_nonzero(values > cut[-1])),
         ]
         assert binned[name]["counts"] == expected
         assert sum(expected) == len(values)
