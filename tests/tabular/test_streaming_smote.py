@@ -41,32 +41,38 @@ def _columns(frame: pl.DataFrame) -> Columns:
     return Columns(label="label", features=features, id_column="row_id")
 
 
-def _both(tmp_path, frame, *, sampler="SMOTE", params=None, holdout=None, seed=7):
-    """(in memory, streamed): the resampled frames and their Resampled records."""
-    columns = _columns(frame)
-    params = params or {}
+def _streamed(tmp_path, frame, *, sampler="SMOTE", params=None, holdout=None, seed=0):
+    """`frame` written as the training split's parquet file and resampled streamed into
+    `tmp_path / "train.parquet"`."""
     source = tmp_path / "train-split.parquet"
     write_parquet(frame, source)
-    in_memory = rebalance_table(
-        pl.read_parquet(source),
-        columns=columns,
-        sampler=sampler,
-        params=params,
-        seed=seed,
-        holdout=holdout,
-    )
-    output = tmp_path / "train.parquet"
-    streamed = resample_streaming(
+    return resample_streaming(
         pl.scan_parquet(source),
-        columns=columns,
+        columns=_columns(frame),
         sampler=sampler,
-        params=params,
+        params=params or {},
         seed=seed,
-        output=output,
+        output=tmp_path / "train.parquet",
         holdout=holdout,
         batch_rows=BATCH_ROWS,
     )
-    return in_memory, streamed, pl.read_parquet(output)
+
+
+def _both(tmp_path, frame, *, sampler="SMOTE", params=None, holdout=None, seed=7):
+    """(in memory, streamed): the resampled frames and their Resampled records, both from
+    the training split as written to parquet."""
+    streamed = _streamed(
+        tmp_path, frame, sampler=sampler, params=params, holdout=holdout, seed=seed
+    )
+    in_memory = rebalance_table(
+        pl.read_parquet(tmp_path / "train-split.parquet"),
+        columns=_columns(frame),
+        sampler=sampler,
+        params=params or {},
+        seed=seed,
+        holdout=holdout,
+    )
+    return in_memory, streamed, pl.read_parquet(tmp_path / "train.parquet")
 
 
 @pytest.fixture(autouse=True)
@@ -166,22 +172,10 @@ def test_nulls_in_numeric_features_are_refused_both_ways(tmp_path, categorical):
     frame = _table(categorical=categorical, numeric=2).with_columns(
         pl.when(pl.col("label") == "a").then(None).otherwise(pl.col("x1")).alias("x1")
     )
-    source = tmp_path / "train-split.parquet"
-    write_parquet(frame, source)
-    columns = _columns(frame)
-
     with pytest.raises(SamplerError, match="NaN"):
-        rebalance_table(frame, columns=columns, sampler="SMOTE", params={}, seed=0)
+        rebalance_table(frame, columns=_columns(frame), sampler="SMOTE", params={}, seed=0)
     with pytest.raises(SamplerError, match="feature column 'x1' has 1,500 null, NaN"):
-        resample_streaming(
-            pl.scan_parquet(source),
-            columns=columns,
-            sampler="SMOTE",
-            params={},
-            seed=0,
-            output=tmp_path / "train.parquet",
-            batch_rows=BATCH_ROWS,
-        )
+        _streamed(tmp_path, frame)
 
 
 @pytest.mark.skipif(
@@ -196,8 +190,6 @@ def test_only_the_smote_family_streams():
 
 def test_the_streamed_path_holds_only_the_oversampled_classes(tmp_path, monkeypatch):
     frame = _table()
-    source = tmp_path / "train-split.parquet"
-    write_parquet(frame, source)
     held = {}
     collect = streaming_smote._oversampled_rows
 
@@ -206,15 +198,7 @@ def test_the_streamed_path_holds_only_the_oversampled_classes(tmp_path, monkeypa
         return held["rows"]
 
     monkeypatch.setattr(streaming_smote, "_oversampled_rows", spy)
-    resample_streaming(
-        pl.scan_parquet(source),
-        columns=_columns(frame),
-        sampler="SMOTE",
-        params={},
-        seed=0,
-        output=tmp_path / "train.parquet",
-        batch_rows=BATCH_ROWS,
-    )
+    _streamed(tmp_path, frame)
 
     assert sorted(held["rows"]["label"].unique().to_list()) == ["b", "c"]
     assert held["rows"].height == SIZES["b"] + SIZES["c"]
@@ -254,20 +238,10 @@ def test_in_memory_refusal_without_streaming_hint_when_neither_fits(monkeypatch)
 
 def test_streamed_refusal_names_the_oversampled_rows(tmp_path, monkeypatch):
     frame = _table()
-    source = tmp_path / "train-split.parquet"
-    write_parquet(frame, source)
     monkeypatch.setattr(memory_guard, "available_bytes", lambda: 1_000)
 
     with pytest.raises(SamplerError, match=r"SMOTE streamed on 1,840 training rows") as error:
-        resample_streaming(
-            pl.scan_parquet(source),
-            columns=_columns(frame),
-            sampler="SMOTE",
-            params={},
-            seed=0,
-            output=tmp_path / "train.parquet",
-            batch_rows=BATCH_ROWS,
-        )
+        _streamed(tmp_path, frame)
     assert "340 rows of the classes it oversamples" in str(error.value)
 
 
