@@ -15,6 +15,7 @@ streaming would fit.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rebalance.errors import SamplerError
 
@@ -68,6 +69,13 @@ def streamed_smote_bytes(
     else:
         new = DRAW_BYTES * new_rows + 3 * row_bytes * min(new_rows, block_rows)
     return STREAMED_ROW_BYTES * rows + held + new
+
+
+def searched_neighbours(estimator: Any) -> int:
+    """Neighbours a SMOTE-family sampler searches per row (k + 1, itself included); 6 for
+    a search object of its own (imblearn's default k of 5)."""
+    k = estimator.k_neighbors
+    return k + 1 if isinstance(k, int) else 6
 
 
 def streamed_smote_estimate(

@@ -26,6 +26,7 @@ from tasks.tabular.memory_guard import (
     CELL_BYTES,
     OBJECT_CELL_BYTES,
     refuse_if_too_large,
+    searched_neighbours,
     streamed_smote_estimate,
 )
 from tasks.tabular.redraw import REDRAWS, replace_contradicting
@@ -83,7 +84,7 @@ def rebalance_table(
         msg = f"sampler {sampler} needs at least one feature column; check `features`"
         raise SamplerError(msg)
     numeric, categorical = feature_kinds(train, columns)
-    refuse_identifier_like(train, categorical)
+    one_hot_columns = sum(refuse_identifier_like(train, categorical).values())
     labels = train[columns.label].to_numpy()
     prepared = prepare_sampler(
         sampler, params, columns=columns, numeric=numeric, categorical=categorical, seed=seed
@@ -93,9 +94,11 @@ def rebalance_table(
     refuse_if_too_large(
         sampler=name,
         rows=train.height,
-        row_bytes=_row_bytes(train, name, numeric, categorical),
+        row_bytes=_row_bytes(name, numeric, categorical, one_hot_columns),
         new_rows=new_rows,
-        streamed=_streamed_bytes(train, name, estimator, labels, new_rows, numeric, categorical),
+        streamed=_streamed_bytes(
+            name, estimator, labels, new_rows, numeric, categorical, one_hot_columns
+        ),
     )
     features = sampler_matrix(
         train, name, columns=columns, numeric=numeric, categorical=categorical
@@ -165,15 +168,17 @@ def refuse_identifier_like(train: pl.DataFrame | pl.LazyFrame, categorical: list
     return found
 
 
-def _row_bytes(train: pl.DataFrame, name: str, numeric: list[str], categorical: list[str]) -> int:
-    """Bytes per row of the matrix the sampler gets (see `sampler_setup.sampler_matrix`)."""
+def _row_bytes(name: str, numeric: list[str], categorical: list[str], one_hot_columns: int) -> int:
+    """Bytes per row of the matrix the sampler gets (see `sampler_setup.sampler_matrix`);
+    `one_hot_columns`: the categorical columns' distinct values, summed."""
     if name in samplers.ANY_VALUES and categorical:
         return CELL_BYTES * len(numeric) + OBJECT_CELL_BYTES * len(categorical)
-    one_hot = sum(train[column].n_unique() for column in categorical)
-    return CELL_BYTES * (len(numeric) + one_hot)
+    return CELL_BYTES * (len(numeric) + one_hot_columns)
 
 
-def _streamed_bytes(train, name, estimator, labels, new_rows, numeric, categorical) -> int | None:
+def _streamed_bytes(
+    name, estimator, labels, new_rows, numeric, categorical, one_hot_columns
+) -> int | None:
     """The peak of the same SMOTE streamed (`streaming.enabled`), for a refusal to point to
     streaming; None for a sampler that does not stream."""
     from imblearn.utils import check_sampling_strategy
@@ -186,7 +191,6 @@ def _streamed_bytes(train, name, estimator, labels, new_rows, numeric, categoric
         return None
     names, counts = np.unique(labels, return_counts=True)
     sizes = dict(zip(names.tolist(), counts.tolist(), strict=True))
-    k = estimator.k_neighbors
     return streamed_smote_estimate(
         name,
         rows=labels.size,
@@ -194,8 +198,8 @@ def _streamed_bytes(train, name, estimator, labels, new_rows, numeric, categoric
         new_rows=new_rows,
         n_numeric=len(numeric),
         n_categorical=len(categorical),
-        one_hot_columns=sum(train[column].n_unique() for column in categorical),
-        n_neighbors=k + 1 if isinstance(k, int) else 6,
+        one_hot_columns=one_hot_columns,
+        n_neighbors=searched_neighbours(estimator),
     )
 
 

@@ -52,6 +52,7 @@ from tasks.tabular.kinds import feature_kinds, kind_notes
 from tasks.tabular.memory_guard import (
     STREAMED_BLOCK_ROWS,
     refuse_streamed_if_too_large,
+    searched_neighbours,
     streamed_smote_estimate,
 )
 from tasks.tabular.redraw import draw_replacements
@@ -138,7 +139,7 @@ def resample_smote_streaming(
         numeric=numeric,
         categorical=categorical,
         distinct=distinct,
-        n_neighbors=_neighbours(estimator),
+        n_neighbors=searched_neighbours(estimator),
     )
     subset = _oversampled_rows(train, columns.label, oversampled, witness=name == "SMOTENC")
     generate = _generator(
@@ -254,12 +255,6 @@ def _refuse_if_too_large(
         new_rows=new_rows,
         needed=needed,
     )
-
-
-def _neighbours(estimator: Any) -> int:
-    """Neighbours searched per row (k + 1, itself included); 6 for a custom search object."""
-    k = estimator.k_neighbors
-    return k + 1 if isinstance(k, int) else 6
 
 
 def _oversampled_rows(
